@@ -19,12 +19,10 @@ export function x86Decode(buf: Uint8Array, from: number, to: number, start: numb
   let prevMask = 0;
   let prevPos = from - 5;
   let i = from;
-  while (i <= limit) {
-    const op = buf[i]!;
-    if ((op & 0xfe) !== 0xe8) {
-      i++;
-      continue;
-    }
+  for (;;) {
+    // Scan for the next E8 (call) or E9 (jmp) opcode.
+    while (i <= limit && (buf[i]! & 0xfe) !== 0xe8) i++;
+    if (i > limit) break;
     const offset = i - prevPos;
     prevPos = i;
     if (offset > 5) {

@@ -424,14 +424,14 @@ function decodeLzmaChunk(
               range <<= 8;
               code = ((code << 8) | inp[ip++]!) ^ -0x80000000;
             }
+            // Branch-free: these bits are incompressible, so a branch
+            // would mispredict half the time. With the biased code, a
+            // negative difference means the bit is 1.
             range >>>= 1;
             code = (code - range) | 0;
-            if (code >= 0) {
-              code = (code + range) | 0;
-              extra <<= 1;
-            } else {
-              extra = (extra << 1) | 1;
-            }
+            const neg = code >> 31; // -1: bit 1; 0: bit 0, undo the subtraction
+            code = (code + (range & ~neg)) | 0;
+            extra = (extra << 1) - neg;
           }
           dist = (dist + (extra << 4)) | 0;
           extra = 0;

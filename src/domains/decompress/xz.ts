@@ -255,13 +255,13 @@ function decodeBlock(input: Uint8Array, at: number, out: XzOutput, checkType: nu
 /** Decode one stream starting at input[at]; returns the offset after its footer. */
 function decodeStream(input: Uint8Array, at: number, out: XzOutput): number {
   const len = input.length;
-  if (len - at < STREAM_HEADER_SIZE) {
-    if (at === 0 && len < HEADER_MAGIC.length) fail(`not an xz file: too short (${len} bytes)`);
-    fail(`truncated stream header (at byte offset ${at})`);
+  for (let k = 0; k < HEADER_MAGIC.length && at + k < len; k++) {
+    if (input[at + k] !== HEADER_MAGIC[k]) {
+      if (at === 0) fail(`bad stream header magic, not an xz file (at byte offset ${k})`);
+      fail(`bad stream header magic: unexpected data after the previous stream (at byte offset ${at + k})`);
+    }
   }
-  for (let k = 0; k < HEADER_MAGIC.length; k++) {
-    if (input[at + k] !== HEADER_MAGIC[k]) fail(`bad stream header magic (at byte offset ${at + k})`);
-  }
+  if (len - at < STREAM_HEADER_SIZE) fail(`truncated stream header (at byte offset ${len})`);
   if (crc32(input, at + 6, at + 8) !== u32le(input, at + 8)) {
     fail(`stream header CRC32 mismatch (at byte offset ${at + 8})`);
   }

@@ -11,13 +11,24 @@
  * over-reads by checking that p ends at exactly 0.
  *
  * Readers take a DataView over the input and assume at least 4 readable bytes
- * past any stream end (the decoder works on a zero-padded copy of its input).
+ * past any stream end (the decoder copies blocks near the end of its input
+ * into a zero-padded scratch buffer).
  */
 import { DecompressError } from '../../errors.ts';
 
+let failBias = 0;
+
+/**
+ * Offsets passed to zstdFail are relative to the buffer being decoded; while a
+ * block is decoded from a scratch copy, this adds the copy's input position.
+ */
+export function setFailBias(bias: number): void {
+  failBias = bias;
+}
+
 /** Throw a one-line zstd DecompressError mentioning the byte offset. */
 export function zstdFail(detail: string, at: number): never {
-  throw new DecompressError('zstd', `${detail} (at byte offset ${at})`);
+  throw new DecompressError('zstd', `${detail} (at byte offset ${at + failBias})`);
 }
 
 /**

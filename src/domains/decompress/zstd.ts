@@ -12,7 +12,7 @@
  * header gives it, otherwise grown by doubling.
  */
 import { xxh64 } from './xxhash64.ts';
-import { backwardInit, bitsAt, bitsAtLong, zstdFail } from './zstd-bits.ts';
+import { backwardInit, bitsAt, bitsAtLong, setFailBias, zstdFail } from './zstd-bits.ts';
 import {
   buildFseTable,
   KIND_LL,
@@ -52,10 +52,17 @@ export function zstdDecompress(input: Uint8Array): Uint8Array {
 }
 
 class ZstdDecoder {
-  /** Input copy with zero padding so bit readers may over-read a few bytes. */
-  private readonly src: Uint8Array;
-  private readonly dv: DataView;
+  /**
+   * The buffer blocks are decoded from: the input itself, or (for a block
+   * ending within PADDING bytes of the input's end) a zero-padded scratch
+   * copy, so that bit readers and word copies may over-read a little.
+   */
+  private src: Uint8Array;
+  private dv: DataView;
+  private readonly input: Uint8Array;
+  private readonly inputDv: DataView;
   private readonly inLen: number;
+  private scratch: Uint8Array | null = null;
 
   private out: Uint8Array = new Uint8Array(0);
   private op = 0;
@@ -85,9 +92,8 @@ class ZstdDecoder {
 
   constructor(input: Uint8Array) {
     this.inLen = input.length;
-    this.src = new Uint8Array(input.length + PADDING);
-    this.src.set(input);
-    this.dv = new DataView(this.src.buffer);
+    this.input = this.src = input;
+    this.inputDv = this.dv = new DataView(input.buffer, input.byteOffset, input.byteLength);
   }
 
   run(): Uint8Array {
@@ -140,7 +146,7 @@ class ZstdDecoder {
     if (need > MAX_OUTPUT) zstdFail('decompressed data too large', at);
     if (need > this.out.length) {
       const size = Math.min(MAX_OUTPUT, Math.max(need, this.out.length * 2, 1 << 16));
-      const bigger = new Uint8Array(size);
+      const bigger = allocate(size, at);
       bigger.set(this.out.subarray(0, this.op));
       this.out = bigger;
     }
@@ -190,7 +196,7 @@ class ZstdDecoder {
       this.frameEnd = this.op + fcs;
       if (this.frameEnd > this.out.length) {
         if (this.op === 0) {
-          this.out = new Uint8Array(fcs);
+          this.out = allocate(fcs, start);
         } else {
           this.grow(this.frameEnd, start);
         }
@@ -232,7 +238,11 @@ class ZstdDecoder {
       } else {
         this.need(p, size, 'compressed block');
         const before = this.op;
-        this.compressedBlock(p, p + size);
+        if (p + size + PADDING <= this.inLen) {
+          this.compressedBlock(p, p + size);
+        } else {
+          this.compressedBlockNearEnd(p, size);
+        }
         if (this.op - before > this.blockMax) {
           zstdFail(`block decodes to ${this.op - before} bytes, more than the maximum ${this.blockMax}`, headerAt);
         }
@@ -258,6 +268,24 @@ class ZstdDecoder {
       p += 4;
     }
     return p;
+  }
+
+  /** Decode a compressed block from a zero-padded copy (it ends too close to the end of the input). */
+  private compressedBlockNearEnd(p: number, size: number): void {
+    let scratch = this.scratch;
+    if (scratch === null) scratch = this.scratch = new Uint8Array(MAX_BLOCK + PADDING);
+    scratch.set(this.input.subarray(p, p + size));
+    scratch.fill(0, size, size + PADDING);
+    this.src = scratch;
+    this.dv = new DataView(scratch.buffer);
+    setFailBias(p);
+    try {
+      this.compressedBlock(0, size);
+    } finally {
+      setFailBias(0);
+      this.src = this.input;
+      this.dv = this.inputDv;
+    }
   }
 
   /** Decode a Compressed_Block occupying src[start, end). */
@@ -580,5 +608,14 @@ function copyShortPeriod(out: Uint8Array, op: number, offset: number, ml: number
     op += chunk;
     left -= chunk;
     dist += chunk;
+  }
+}
+
+/** Allocate an output buffer, reporting failure as a DecompressError. */
+function allocate(size: number, at: number): Uint8Array {
+  try {
+    return new Uint8Array(size);
+  } catch {
+    return zstdFail(`cannot allocate ${size} bytes for the decompressed data`, at);
   }
 }
