@@ -10,3 +10,4 @@ import './string.ts';
 import './system.ts';
 import './sse.ts';
 import './x87.ts';
+import './misc-int.ts';

@@ -42,13 +42,22 @@ const WILD_SLACK = 16;
 /** Readable zero bytes after the input copy and the literals buffer. */
 const PADDING = 32;
 
+export interface ZstdOptions {
+  /**
+   * Expected decompressed size, if the caller knows it (e.g. the size Linux
+   * appends to a compressed kernel). Only used to size the output buffer for
+   * frames whose header omits the content size; never trusted for anything else.
+   */
+  sizeHint?: number;
+}
+
 /**
  * Decompress zstd data: one or more concatenated frames (skippable frames are
  * ignored). Throws DecompressError for corrupt, truncated or unsupported data
- * (frames that need a dictionary).
+ * (frames that need a dictionary), including trailing bytes after the last frame.
  */
-export function zstdDecompress(input: Uint8Array): Uint8Array {
-  return new ZstdDecoder(input).run();
+export function zstdDecompress(input: Uint8Array, options: ZstdOptions = {}): Uint8Array {
+  return new ZstdDecoder(input, options.sizeHint ?? 0).run();
 }
 
 class ZstdDecoder {
@@ -90,7 +99,10 @@ class ZstdDecoder {
   /** Scratch: position after the last table parsed by seqTable(). */
   private cursor = 0;
 
-  constructor(input: Uint8Array) {
+  constructor(
+    input: Uint8Array,
+    private readonly sizeHint: number,
+  ) {
     this.inLen = input.length;
     this.input = this.src = input;
     this.inputDv = this.dv = new DataView(input.buffer, input.byteOffset, input.byteLength);
@@ -124,7 +136,7 @@ class ZstdDecoder {
   }
 
   private u32(p: number): number {
-    const s = this.src;
+    const s = this.input;
     return (s[p]! | (s[p + 1]! << 8) | (s[p + 2]! << 16) | (s[p + 3]! << 24)) >>> 0;
   }
 
@@ -155,7 +167,7 @@ class ZstdDecoder {
 
   /** Decode one Zstandard frame at src[start]; returns the position after it. */
   private frame(start: number): number {
-    const src = this.src;
+    const src = this.input;
     let p = start + 4;
     this.need(p, 1, 'frame header');
     const fhd = src[p++]!;
@@ -187,9 +199,9 @@ class ZstdDecoder {
 
     // Set up the output for this frame.
     this.frameStart = this.op;
+    // A block of >= 4 bytes decodes to at most 128 KiB: a bound on this frame's size.
+    const bound = Math.ceil((this.inLen - p) / 4) * MAX_BLOCK;
     if (fcs >= 0) {
-      // A block of >= 4 bytes decodes to at most 128 KiB; reject absurd sizes before allocating.
-      const bound = Math.ceil((this.inLen - p) / 4) * MAX_BLOCK;
       if (fcs > bound || this.op + fcs > MAX_OUTPUT) {
         zstdFail(`frame content size ${fcs} is impossible for ${this.inLen - p} bytes of input`, start);
       }
@@ -203,6 +215,12 @@ class ZstdDecoder {
       }
     } else {
       this.frameEnd = Infinity;
+      if (this.out.length - this.op < MAX_BLOCK) {
+        // Unknown size: start from the caller's hint, else a guess; grow by doubling.
+        const hint = this.sizeHint;
+        const guess = hint > this.op && Number.isFinite(hint) ? hint - this.op : (this.inLen - p) * 4;
+        this.grow(this.op + Math.max(MAX_BLOCK, Math.min(guess, bound, MAX_OUTPUT - this.op)), start);
+      }
     }
     this.lim = Math.min(this.out.length, this.frameEnd);
 

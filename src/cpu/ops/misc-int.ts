@@ -1,0 +1,2 @@
+/** Integer instructions added while bringing up user-mode programs (run-elf). */
+export {};
