@@ -46,7 +46,10 @@ export class Cpu {
   readonly fpu = new X87();
   /** Control registers for CPL-0 code (a PV guest never reaches them: it runs at CPL 3). */
   cr0 = 0x80050033;
+  cr3 = 0;
   cr4 = 0x6f8;
+  /** IA32_TSC_AUX, read by rdtscp. */
+  tscAux = 0;
   /** CR0.TS: the next FPU/SSE instruction raises #NM. */
   get ts(): boolean {
     return (this.cr0 & 8) !== 0;
@@ -279,7 +282,7 @@ export class Cpu {
   // ---------------------------------------------------------------- memory: reads
 
   /** RAM offset of a readable byte at linear (lo, hi), through the TLB or the MMU. */
-  private xlateRead(lo: number, hi: number): number {
+  xlateRead(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
     if (this.rTagLo[idx] === (lo & ~0xfff) && this.rTagHi[idx] === hi) return this.rBase[idx]! + (lo & 0xfff);
     const off = this.mmu.translate(lo, hi, ACC_READ, this.cpl === 3);
