@@ -57,6 +57,19 @@ export function cond(c: Cpu, cc: number): boolean {
     }
     return (cc & 1) === 0 ? r : !r;
   }
+  if (fam !== F_EFLAGS) {
+    // ZF and SF come straight from the stored result for every lazy family.
+    const k = cc >> 1;
+    if (k === 2) {
+      r = size === SIZE64 ? (lf[LF_RES]! | lf[LF_RESH]!) === 0 : lf[LF_RES] === 0;
+      return (cc & 1) === 0 ? r : !r;
+    }
+    if (k === 4) {
+      const v = lf[LF_RES]!;
+      r = size === SIZE64 ? lf[LF_RESH]! < 0 : size === 2 ? v < 0 : size === 1 ? (v & 0x8000) !== 0 : (v & 0x80) !== 0;
+      return (cc & 1) === 0 ? r : !r;
+    }
+  }
   return evalFlags(c, cc);
 }
 

@@ -568,13 +568,35 @@ export class Cpu {
    */
   run(budget: number): Exit {
     const stop = this.icount + budget;
+    const r = this.r;
+    const tlb = this.tlb;
+    let prev: Block | null = null;
     while (this.icount < stop) {
-      let b: Block;
-      try {
-        b = this.block();
-      } catch (e) {
-        if (e !== CPU_FAULT) throw e;
-        return Exit.Exception;
+      // Follow the previous block's chain when it is still valid, else look up/decode.
+      const lo = r[RIP]!, hi = r[RIP + 1]!;
+      let b: Block | null = null;
+      if (prev !== null) {
+        const n1: Block | null = prev.next1;
+        if (n1 !== null && n1.ripLo === lo && n1.ripHi === hi && prev.gen1 === tlb.gen && n1.valid && n1.cpl === this.cpl) b = n1;
+        else {
+          const n2: Block | null = prev.next2;
+          if (n2 !== null && n2.ripLo === lo && n2.ripHi === hi && prev.gen2 === tlb.gen && n2.valid && n2.cpl === this.cpl) b = n2;
+        }
+      }
+      if (b === null) {
+        try {
+          b = this.block();
+        } catch (e) {
+          if (e !== CPU_FAULT) throw e;
+          return Exit.Exception;
+        }
+        if (prev !== null && b.cacheable && prev.cacheable) {
+          // Keep the two most recent successors.
+          prev.next2 = prev.next1;
+          prev.gen2 = prev.gen1;
+          prev.next1 = b;
+          prev.gen1 = tlb.gen;
+        }
       }
       const insns = b.insns;
       const n = insns.length;
@@ -595,14 +617,15 @@ export class Cpu {
       }
       this.icount += n;
       if (!b.endsWithControl) {
-        this.r[RIP] = b.endLo;
-        this.r[RIP + 1] = b.endHi;
+        r[RIP] = b.endLo;
+        r[RIP + 1] = b.endHi;
       }
       if (this.exitReason !== Exit.Budget) {
         const x = this.exitReason;
         this.exitReason = Exit.Budget;
         return x;
       }
+      prev = b;
     }
     return Exit.Budget;
   }

@@ -373,6 +373,10 @@ export function decodeBlock(c: Cpu, lo: number, hi: number, ramOff: number, max 
     endsWithControl,
     cacheable,
     valid: true,
+    next1: null,
+    gen1: -1,
+    next2: null,
+    gen2: -1,
   };
 }
 

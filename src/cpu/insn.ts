@@ -70,4 +70,9 @@ export interface Block {
   /** False for blocks that must not be cached (an instruction crossing into another page). */
   cacheable: boolean;
   valid: boolean;
+  /** Chained successors (the last two blocks that followed this one) and the TLB generation they were found in. */
+  next1: Block | null;
+  gen1: number;
+  next2: Block | null;
+  gen2: number;
 }

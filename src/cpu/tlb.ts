@@ -46,16 +46,23 @@ export class Tlb {
   readonly read = new TlbView();
   readonly write = new TlbView();
   readonly exec = new TlbView();
+  /**
+   * Bumped whenever translations may have changed (flushes, invalidations):
+   * the CPU's chained blocks skip the code-TLB check only within one generation.
+   */
+  gen = 0;
 
   flush(): void {
     this.read.flush();
     this.write.flush();
     this.exec.flush();
+    this.gen++;
   }
 
   invalidatePage(lo: number, hi: number): void {
     this.read.invalidatePage(lo, hi);
     this.write.invalidatePage(lo, hi);
     this.exec.invalidatePage(lo, hi);
+    this.gen++;
   }
 }

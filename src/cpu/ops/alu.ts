@@ -3,7 +3,7 @@
  * inc, dec, not, neg, xchg, xadd, cmpxchg, cmpxchg8b/16b.
  */
 import type { Cpu } from '../cpu.ts';
-import type { Insn } from '../insn.ts';
+import type { Handler, Insn } from '../insn.ts';
 import { F_ADC, F_ADD, F_DEC, F_INC, F_LOGIC, F_SBB, F_SUB } from '../flags.ts';
 import { def, MAP_0F, MAP_1B } from '../table.ts';
 import { AF, GP, RAX, RBX, RCX, RDX, ZF } from '../state.ts';
@@ -84,10 +84,89 @@ export function alu(c: Cpu, op: number, size: number, aL: number, aH: number, bL
   return rL;
 }
 
+/**
+ * Hand-specialised register forms of the commonest 32/64-bit operations
+ * (the interpreter's hottest handlers): operands from registers or the
+ * immediate, flags recorded without going through alu().
+ */
+function fastRR(op: number, size: number, src: 'reg' | 'imm', dstIsRm: boolean): Handler | undefined {
+  if (size !== 4 && size !== 8) return undefined;
+  if (op !== ADD && op !== SUB && op !== CMP && op !== AND && op !== OR && op !== XOR) return undefined;
+  const fam = op === ADD ? F_ADD : op === SUB || op === CMP ? F_SUB : F_LOGIC;
+  const code = (fam << 2) | (size === 8 ? 3 : 2);
+  const write = op !== CMP;
+  if (size === 4) {
+    return (c: Cpu, i: Insn): void => {
+      const r = c.r, lf = c.lf;
+      const d = dstIsRm ? 2 * i.rm : 2 * i.reg;
+      const a = r[d]!;
+      const b = src === 'imm' ? i.immLo : dstIsRm ? r[2 * i.reg]! : r[2 * i.rm]!;
+      let res: number;
+      if (op === ADD) res = (a + b) | 0;
+      else if (op === SUB || op === CMP) res = (a - b) | 0;
+      else if (op === AND) res = a & b;
+      else if (op === OR) res = a | b;
+      else res = a ^ b;
+      if (write) {
+        r[d] = res;
+        r[d + 1] = 0;
+      }
+      lf[0] = code;
+      lf[1] = res;
+      lf[3] = a;
+      lf[5] = b;
+    };
+  }
+  return (c: Cpu, i: Insn): void => {
+    const r = c.r, lf = c.lf;
+    const d = dstIsRm ? 2 * i.rm : 2 * i.reg;
+    const aL = r[d]!, aH = r[d + 1]!;
+    let bL: number, bH: number;
+    if (src === 'imm') {
+      bL = i.immLo;
+      bH = i.immHi;
+    } else {
+      const s = dstIsRm ? 2 * i.reg : 2 * i.rm;
+      bL = r[s]!;
+      bH = r[s + 1]!;
+    }
+    let lo: number, hi: number;
+    if (op === ADD) {
+      const t = (aL >>> 0) + (bL >>> 0);
+      lo = t | 0;
+      hi = (aH + bH + (t > 0xffffffff ? 1 : 0)) | 0;
+    } else if (op === SUB || op === CMP) {
+      lo = (aL - bL) | 0;
+      hi = (aH - bH - (aL >>> 0 < bL >>> 0 ? 1 : 0)) | 0;
+    } else if (op === AND) {
+      lo = aL & bL;
+      hi = aH & bH;
+    } else if (op === OR) {
+      lo = aL | bL;
+      hi = aH | bH;
+    } else {
+      lo = aL ^ bL;
+      hi = aH ^ bH;
+    }
+    if (write) {
+      r[d] = lo;
+      r[d + 1] = hi;
+    }
+    lf[0] = code;
+    lf[1] = lo;
+    lf[2] = hi;
+    lf[3] = aL;
+    lf[4] = aH;
+    lf[5] = bL;
+    lf[6] = bH;
+  };
+}
+
 /** op E, G / op G, E / op E, imm — one factory per operand direction. */
 function aluEG(op: number) {
   return (size: number, mem: boolean) =>
-    mem
+    (!mem && fastRR(op, size, 'reg', true)) ||
+    (mem
       ? (c: Cpu, i: Insn): void => {
           const a = c.ea(i), ah = c.eaHi;
           const b = c.getReg(i.reg, size), bh = c.hi;
@@ -105,22 +184,24 @@ function aluEG(op: number) {
           const b = c.getReg(i.reg, size), bh = c.hi;
           const r = alu(c, op, size, x, xh, b, bh);
           if (op !== CMP) c.setReg(i.rm, size, r, c.hi);
-        };
+        });
 }
 
 function aluGE(op: number) {
-  return (size: number) =>
-    (c: Cpu, i: Insn): void => {
+  return (size: number, mem: boolean) =>
+    (!mem && fastRR(op, size, 'reg', false)) ||
+    ((c: Cpu, i: Insn): void => {
       const y = readE(c, i, size), yh = c.hi;
       const x = c.getReg(i.reg, size), xh = c.hi;
       const r = alu(c, op, size, x, xh, y, yh);
       if (op !== CMP) c.setReg(i.reg, size, r, c.hi);
-    };
+    });
 }
 
 function aluEI(op: number) {
   return (size: number, mem: boolean) =>
-    mem
+    (!mem && fastRR(op, size, 'imm', true)) ||
+    (mem
       ? (c: Cpu, i: Insn): void => {
           const a = c.ea(i), ah = c.eaHi;
           if (op === CMP) {
@@ -136,7 +217,7 @@ function aluEI(op: number) {
           const x = c.getReg(i.rm, size), xh = c.hi;
           const r = alu(c, op, size, x, xh, i.immLo, i.immHi);
           if (op !== CMP) c.setReg(i.rm, size, r, c.hi);
-        };
+        });
 }
 
 /** op AL/eAX, imm */
@@ -196,8 +277,31 @@ for (const ext of [0, 1]) {
 
 // ---- inc / dec (CF is preserved: it rides in the lazy record's aux)
 
+function incDecReg(dec: boolean, size: number): Handler {
+  const code = ((dec ? F_DEC : F_INC) << 2) | (size === 8 ? 3 : 2);
+  const delta = dec ? -1 : 1;
+  return (c: Cpu, i: Insn): void => {
+    const r = c.r, lf = c.lf;
+    const cf = c.getCF() ? 1 : 0;
+    const d = 2 * i.rm;
+    const x = r[d]!, xh = size === 8 ? r[d + 1]! : 0;
+    const rL = (x + delta) | 0;
+    const rH = size === 8 ? (dec ? (x === 0 ? (xh - 1) | 0 : xh) : x === -1 ? (xh + 1) | 0 : xh) : 0;
+    r[d] = rL;
+    r[d + 1] = rH;
+    lf[0] = code;
+    lf[1] = rL;
+    lf[2] = rH;
+    lf[3] = x;
+    lf[4] = xh;
+    lf[5] = 1;
+    lf[6] = 0;
+    lf[7] = cf;
+  };
+}
+
 function incDec(dec: boolean) {
-  return (size: number, mem: boolean) => (c: Cpu, i: Insn): void => {
+  return (size: number, mem: boolean): Handler => (!mem && (size === 4 || size === 8) ? incDecReg(dec, size) : (c: Cpu, i: Insn): void => {
     let x: number, xh: number;
     let a = 0, ah = 0;
     if (mem) {
@@ -223,7 +327,7 @@ function incDec(dec: boolean) {
     c.setLazy(((dec ? F_DEC : F_INC) << 2) | sizeIdx(size), rL, rH, x, xh, 1, 0, cf);
     if (mem) rmwWrite(c, size, rL, rH);
     else c.setReg(i.rm, size, rL, rH);
-  };
+  });
 }
 def({ name: 'inc', map: MAP_1B, op: 0xfe, ext: 0, modrm: true, size: 'b', make: incDec(false), lockable: true });
 def({ name: 'dec', map: MAP_1B, op: 0xfe, ext: 1, modrm: true, size: 'b', make: incDec(true), lockable: true });

@@ -27,10 +27,11 @@ def({ name: 'jmp', map: MAP_1B, op: 0xeb, modrm: false, size: 'f64', imm: 'rel8'
 def({ name: 'jmp', map: MAP_1B, op: 0xe9, modrm: false, size: 'f64', imm: 'relz', control: true, exec: jmpRel });
 
 for (let cc = 0; cc < 16; cc++) {
-  const jcc = (c: Cpu, i: Insn): void => {
-    if (cond(c, cc)) jumpTo(c, i.immLo, i.immHi);
-    else next(c, i);
-  };
+  // One closure per condition so the condition is a constant in each.
+  const jcc = new Function('cond', 'jumpTo', `return function jcc_${cc}(c, i) {
+    if (cond(c, ${cc})) jumpTo(c, i.immLo, i.immHi);
+    else { c.r[32] = i.nextLo; c.r[33] = i.nextHi; }
+  }`)(cond, jumpTo) as (c: Cpu, i: Insn) => void;
   def({ name: 'jcc', map: MAP_1B, op: 0x70 + cc, modrm: false, size: 'f64', imm: 'rel8', control: true, exec: jcc });
   def({ name: 'jcc', map: MAP_0F, op: 0x80 + cc, modrm: false, size: 'f64', imm: 'relz', control: true, exec: jcc });
 }
