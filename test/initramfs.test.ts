@@ -107,11 +107,11 @@ describe('default guest image', () => {
         check();
       });
     try {
-      const m = await waitFor(new RegExp(`${BOOT_MARKER} uptime=([0-9.]+) kernel=(\\S+)`), 100_000);
+      const m = await waitFor(new RegExp(`${BOOT_MARKER} uptime=([0-9.]+) kernel=(\\S+)`), 150_000);
       expect(m[2]).toBe(kernel.release);
-      await waitFor(/xenjs:\/# /, 20_000);
+      await waitFor(/xenjs:\/# /, 60_000);
       qemu.stdin.write('echo "sum=$((6*7)) release=$(uname -r)="\r');
-      const ans = await waitFor(/sum=42 release=([^=\s]+)=/, 20_000);
+      const ans = await waitFor(/sum=42 release=([^=\s]+)=/, 60_000);
       expect(ans[1]).toBe(kernel.release);
       qemu.stdin.write('exit\r');
       const code = await new Promise<number | null>((resolve) => qemu.on('exit', resolve));
@@ -120,5 +120,5 @@ describe('default guest image', () => {
     } finally {
       qemu.kill('SIGKILL');
     }
-  }, 150_000);
+  }, 300_000);
 });

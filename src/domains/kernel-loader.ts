@@ -89,7 +89,7 @@ export function loadKernel(data: Uint8Array): LoadedKernel {
       const body = bz.payload.subarray(0, bz.payload.length - 4);
       const tail = bz.payload.subarray(bz.payload.length - 4);
       const expected = (tail[0]! | (tail[1]! << 8) | (tail[2]! << 16) | (tail[3]! << 24)) >>> 0;
-      elfBytes = decompress(kind, kind === 'lz4' ? bz.payload : body);
+      elfBytes = decompress(kind, kind === 'lz4' ? bz.payload : body, expected);
       if (elfBytes.length !== expected) {
         throw new UserError(
           `${kind} payload decompressed to ${elfBytes.length} bytes, but the bzImage says ${expected} (corrupt kernel)`,

@@ -25,7 +25,8 @@ export function detectCompression(data: Uint8Array): Compression | undefined {
   return undefined;
 }
 
-export function decompress(kind: Compression, data: Uint8Array): Uint8Array {
+/** `sizeHint`: the expected output size when known (only sizes buffers; never trusted). */
+export function decompress(kind: Compression, data: Uint8Array, sizeHint?: number): Uint8Array {
   switch (kind) {
     case 'gzip':
       try {
@@ -40,7 +41,7 @@ export function decompress(kind: Compression, data: Uint8Array): Uint8Array {
     case 'lz4-frame':
       return lz4FrameDecompress(data);
     case 'zstd':
-      return zstdDecompress(data);
+      return zstdDecompress(data, sizeHint !== undefined ? { sizeHint } : undefined);
     case 'bzip2':
     case 'lzo':
     case 'lzma':

@@ -157,7 +157,9 @@ const LL_BASE = new Uint32Array(36);
 const LL_BITS = new Uint8Array(36);
 const ML_BASE = new Uint32Array(53);
 const ML_BITS = new Uint8Array(53);
+const OF_BASE = new Uint32Array(32);
 {
+  for (let c = 0; c < 32; c++) OF_BASE[c] = 2 ** c;
   const llBase = [16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
   const llBits = [1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
   for (let c = 0; c < 16; c++) LL_BASE[c] = c;
@@ -185,7 +187,7 @@ function codeValue(kind: SeqKind, code: number, base: Uint32Array, bits: Uint8Ar
     bits[i] = ML_BITS[code]!;
   } else {
     // Offset_Value = (1 << code) + readBits(code)
-    base[i] = 2 ** code;
+    base[i] = OF_BASE[code]!;
     bits[i] = code;
   }
 }

@@ -9,7 +9,9 @@
  * content checksum. Corrupt or truncated input throws DecompressError.
  *
  * Output goes into one buffer: sized exactly from Frame_Content_Size when the
- * header gives it, otherwise grown by doubling.
+ * header gives it, otherwise from the caller's size hint or a guess, then
+ * grown by doubling. Hot paths use typed arrays only and allocate nothing per
+ * sequence; short literal and match copies are done in 4-byte words.
  */
 import { xxh64 } from './xxhash64.ts';
 import { backwardInit, bitsAt, bitsAtLong, setFailBias, zstdFail } from './zstd-bits.ts';
@@ -39,7 +41,7 @@ const MAX_OUTPUT = 0x7fffffff;
 const LONG_COPY = 256;
 /** Room the fast copy paths need past the end of a sequence's output. */
 const WILD_SLACK = 16;
-/** Readable zero bytes after the input copy and the literals buffer. */
+/** Readable bytes needed past any stream end (see compressedBlockNearEnd) and after the literals buffer. */
 const PADDING = 32;
 
 export interface ZstdOptions {
