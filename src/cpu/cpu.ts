@@ -8,7 +8,7 @@ import type { Mmu } from './mmu-interface.ts';
 import type { Tlb } from './tlb.ts';
 import { TLB_MASK } from './tlb.ts';
 import {
-  ACC_EXEC, ACC_READ, ACC_WRITE, ARITH_FLAGS, CF, DF, Exit, FLAGS_FIXED, GP, PF_VEC, RIP, RSP, SS,
+  ACC_EXEC, ACC_READ, ACC_WRITE, ARITH_FLAGS, CF, DB, DF, Exit, FLAGS_FIXED, GP, PF_VEC, RIP, RSP, SS, TF,
 } from './state.ts';
 import { F_EFLAGS, LF_A, LF_AH, LF_AUX, LF_B, LF_BH, LF_LEN, LF_OP, LF_RES, LF_RESH, lazyCF, lazyFlags } from './flags.ts';
 import { Insn, type Block } from './insn.ts';
@@ -236,7 +236,7 @@ export class Cpu {
 
   /** Check a linear address is canonical (bits 63..47 equal); #GP(0) (or #SS(0) for stack accesses) otherwise. */
   checkCanonical(hi: number, stack = false): void {
-    if ((hi << 15) >> 15 !== hi) throw this.fault(stack ? SS : GP, 0);
+    if ((hi << 16) >> 16 !== hi) throw this.fault(stack ? SS : GP, 0);
   }
 
   // ---------------------------------------------------------------- effective addresses
@@ -274,7 +274,7 @@ export class Cpu {
       hi = (hi + this.segBase[b + 1]! + (s > 0xffffffff ? 1 : 0)) | 0;
       lo = s | 0;
     }
-    if ((hi << 15) >> 15 !== hi) throw this.fault(i.base === RSP || i.base === 5 ? SS : GP, 0);
+    if ((hi << 16) >> 16 !== hi) throw this.fault(i.base === RSP || i.base === 5 ? SS : GP, 0);
     this.eaHi = hi;
     return lo;
   }
@@ -406,7 +406,8 @@ export class Cpu {
     this.xlateWrite(lo, hi);
     const a = addr64Lo(lo, hi, size - 1);
     const aHi = carryHi;
-    if ((a & ~0xfff) !== (lo & ~0xfff) || aHi !== hi) this.xlateWrite(a, aHi);
+    // The second page faults at its first byte, as hardware reports it.
+    if ((a & ~0xfff) !== (lo & ~0xfff) || aHi !== hi) this.xlateWrite(a & ~0xfff, aHi);
   }
 
   private writeSlow(lo: number, hi: number, size: number, v: number): void {
@@ -461,7 +462,7 @@ export class Cpu {
     const sL = r[2 * RSP]!, sH = r[2 * RSP + 1]!;
     const nL = (sL - 8) | 0;
     const nH = (sL >>> 0) < 8 ? (sH - 1) | 0 : sH;
-    if ((nH << 15) >> 15 !== nH) throw this.fault(SS, 0);
+    if ((nH << 16) >> 16 !== nH) throw this.fault(SS, 0);
     this.write64(nL, nH, lo, hi);
     r[2 * RSP] = nL;
     r[2 * RSP + 1] = nH;
@@ -471,7 +472,7 @@ export class Cpu {
   pop64(): number {
     const r = this.r;
     const sL = r[2 * RSP]!, sH = r[2 * RSP + 1]!;
-    if ((sH << 15) >> 15 !== sH) throw this.fault(SS, 0);
+    if ((sH << 16) >> 16 !== sH) throw this.fault(SS, 0);
     const lo = this.read64(sL, sH);
     const s = (sL >>> 0) + 8;
     r[2 * RSP] = s | 0;
@@ -529,7 +530,7 @@ export class Cpu {
     let off: number;
     if (this.xTagLo[idx] === (lo & ~0xfff) && this.xTagHi[idx] === hi) off = this.xBase[idx]! + (lo & 0xfff);
     else {
-      if ((hi << 15) >> 15 !== hi) throw this.fault(GP, 0);
+      if ((hi << 16) >> 16 !== hi) throw this.fault(GP, 0);
       off = this.mmu.translate(lo, hi, ACC_EXEC, this.cpl === 3);
       if (off < 0) throw this.pageFault(lo, hi);
     }
@@ -554,7 +555,7 @@ export class Cpu {
   fetchByte(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
     if (this.xTagLo[idx] === (lo & ~0xfff) && this.xTagHi[idx] === hi) return this.ram[this.xBase[idx]! + (lo & 0xfff)]!;
-    if ((hi << 15) >> 15 !== hi) throw this.fault(GP, 0);
+    if ((hi << 16) >> 16 !== hi) throw this.fault(GP, 0);
     const off = this.mmu.translate(lo, hi, ACC_EXEC, this.cpl === 3);
     if (off < 0) throw this.pageFault(lo, hi);
     return this.ram[off]!;
@@ -598,6 +599,7 @@ export class Cpu {
           prev.gen1 = tlb.gen;
         }
       }
+      if (this.flags & TF) return this.singleStep();
       const insns = b.insns;
       const n = insns.length;
       let k = 0;
@@ -605,6 +607,8 @@ export class Cpu {
         for (; k < n; k++) {
           const i = insns[k]!;
           i.exec(this, i);
+          // A store into this block's own page invalidated it: stop after this instruction.
+          if (!b.valid) break;
         }
       } catch (e) {
         if (e !== CPU_FAULT) throw e;
@@ -614,6 +618,22 @@ export class Cpu {
         if (!this.excTrap) this.setRip(i.addrLo, i.addrHi);
         this.excTrap = false;
         return Exit.Exception;
+      }
+      if (k < n) {
+        // Self-modifying code: resume right after the writing instruction, re-decoding.
+        const i = insns[k]!;
+        this.icount += k + 1;
+        if (k < n - 1 || !b.endsWithControl) {
+          r[RIP] = i.nextLo;
+          r[RIP + 1] = i.nextHi;
+        }
+        prev = null;
+        if (this.exitReason !== Exit.Budget) {
+          const x = this.exitReason;
+          this.exitReason = Exit.Budget;
+          return x;
+        }
+        continue;
       }
       this.icount += n;
       if (!b.endsWithControl) {
@@ -632,6 +652,16 @@ export class Cpu {
 
   /** Set by trap-type exceptions (int3, into, #DB traps) which report RIP after the instruction. */
   excTrap = false;
+
+  /** RFLAGS.TF: execute one instruction, then report the #DB trap (RIP after it). */
+  private singleStep(): Exit {
+    const x = this.step();
+    if (x !== Exit.Budget) return x;
+    this.excVector = DB;
+    this.excHasCode = false;
+    this.excCode = 0;
+    return Exit.Exception;
+  }
 
   /** Execute exactly one instruction (single-step for tests and debuggers). */
   step(): Exit {

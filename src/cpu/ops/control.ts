@@ -12,7 +12,7 @@ import { readE } from './operand.ts';
 
 function jumpTo(c: Cpu, lo: number, hi: number): void {
   // A non-canonical target faults at the jump (Intel: #GP with RIP at the jump).
-  if ((hi << 15) >> 15 !== hi) throw c.fault(GP, 0);
+  if ((hi << 16) >> 16 !== hi) throw c.fault(GP, 0);
   c.r[32] = lo;
   c.r[33] = hi;
 }
@@ -45,7 +45,7 @@ def({
   imm: 'relz',
   control: true,
   exec: (c, i) => {
-    if ((i.immHi << 15) >> 15 !== i.immHi) throw c.fault(GP, 0);
+    if ((i.immHi << 16) >> 16 !== i.immHi) throw c.fault(GP, 0);
     c.push64(i.nextLo, i.nextHi);
     c.r[32] = i.immLo;
     c.r[33] = i.immHi;
@@ -61,7 +61,7 @@ def({
   control: true,
   exec: (c, i) => {
     const lo = readE(c, i, 8), hi = c.hi;
-    if ((hi << 15) >> 15 !== hi) throw c.fault(GP, 0);
+    if ((hi << 16) >> 16 !== hi) throw c.fault(GP, 0);
     c.push64(i.nextLo, i.nextHi);
     c.r[32] = lo;
     c.r[33] = hi;
@@ -88,7 +88,7 @@ function ret(c: Cpu, i: Insn): void {
   const r = c.r;
   const sL = r[2 * RSP]!, sH = r[2 * RSP + 1]!;
   const lo = c.read64(sL, sH), hi = c.hi;
-  if ((hi << 15) >> 15 !== hi) throw c.fault(GP, 0);
+  if ((hi << 16) >> 16 !== hi) throw c.fault(GP, 0);
   const s = (sL >>> 0) + 8 + i.immLo;
   r[2 * RSP] = s | 0;
   r[2 * RSP + 1] = s > 0xffffffff ? (sH + 1) | 0 : sH;

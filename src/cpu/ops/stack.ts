@@ -152,7 +152,7 @@ def({
   make: (size) => (c) => {
     const r = c.r;
     const bL = r[2 * RBP]!, bH = r[2 * RBP + 1]!;
-    if ((bH << 15) >> 15 !== bH) throw c.fault(12, 0);
+    if ((bH << 16) >> 16 !== bH) throw c.fault(12, 0);
     if (size === 8) {
       const lo = c.read64(bL, bH), hi = c.hi;
       const s = (bL >>> 0) + 8;

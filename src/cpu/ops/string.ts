@@ -26,7 +26,7 @@ function strAddr(c: Cpu, i: Insn, reg: number, useSeg: boolean): number {
     hi = (hi + c.segBase[2 * i.seg + 1]! + (s > 0xffffffff ? 1 : 0)) | 0;
     lo = s | 0;
   }
-  if ((hi << 15) >> 15 !== hi) throw c.fault(GP, 0);
+  if ((hi << 16) >> 16 !== hi) throw c.fault(GP, 0);
   addrHi = hi;
   return lo;
 }

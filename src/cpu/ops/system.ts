@@ -139,7 +139,7 @@ def({
     const ss = at(4) & 0xffff;
     const newCpl = cs & 3;
     if (newCpl < c.cpl) throw c.fault(GP, cs & 0xfffc);
-    if ((ripH << 15) >> 15 !== ripH) throw c.fault(GP, 0);
+    if ((ripH << 16) >> 16 !== ripH) throw c.fault(GP, 0);
     writeFlags(c, fl);
     c.cpl = newCpl;
     c.sel[1] = cs;
@@ -221,7 +221,7 @@ def({
     const lo = c.r[0]!, hi = c.r[2 * RDX]!;
     switch (n) {
       case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
-        if ((hi << 15) >> 15 !== hi) throw c.fault(GP, 0);
+        if ((hi << 16) >> 16 !== hi) throw c.fault(GP, 0);
         if (n === MSR_KERNEL_GS_BASE) { c.kernelGsBase[0] = lo; c.kernelGsBase[1] = hi; }
         else { const k = n === MSR_FS_BASE ? 8 : 10; c.segBase[k] = lo; c.segBase[k + 1] = hi; }
         break;
