@@ -2,12 +2,14 @@
 import { UserError } from '../errors.ts';
 import { inspectCommand } from './inspect.ts';
 import { bootCommand } from './boot.ts';
+import { runElfCommand } from './run-elf.ts';
 
 const USAGE = `usage: xenjs <command> [args]
 
 commands:
   boot CONFIG [key=value ...]   create a domain from an xl-style config and attach to its console
   inspect KERNEL                show what the kernel loader finds in a kernel image
+  run-elf PROGRAM [ARGS...]     run a static x86-64 Linux program on the xenjs CPU (like qemu-user)
   help                          this text`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
         return await bootCommand(rest, out);
       case 'inspect':
         return inspectCommand(rest, out);
+      case 'run-elf':
+        return await runElfCommand(rest);
       case undefined:
       case 'help':
       case '--help':

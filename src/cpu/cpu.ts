@@ -73,6 +73,9 @@ export class Cpu {
 
   /** Instructions retired since creation. */
   icount = 0;
+  /** Statistics: blocks decoded, code pages invalidated by writes. */
+  blocksDecoded = 0;
+  codeInvalidations = 0;
   /** Set by an instruction that ends `run` (syscall, hlt, int n). */
   exitReason: Exit = Exit.Budget;
 
@@ -508,6 +511,7 @@ export class Cpu {
   invalidateCodePage(page: number): void {
     const list = this.pageBlocks.get(page);
     if (!list) return;
+    this.codeInvalidations++;
     for (const b of list) {
       b.valid = false;
       if (this.blocks.get(b.ramStart) === b) this.blocks.delete(b.ramStart);
@@ -535,30 +539,53 @@ export class Cpu {
       if (off < 0) throw this.pageFault(lo, hi);
     }
     const b = this.blocks.get(off);
-    if (b !== undefined && b.ripLo === lo && b.ripHi === hi && b.cpl === this.cpl) return b;
+    if (b !== undefined && b.ripLo === lo && b.ripHi === hi && b.cpl === this.cpl && (b.page2 < 0 || this.secondPageOf(lo, hi) === b.page2)) {
+      return b;
+    }
     const nb = decodeBlock(this, lo, hi, off);
+    this.blocksDecoded++;
     if (nb.cacheable) {
       this.blocks.set(off, nb);
-      const page = off >>> 12;
-      let list = this.pageBlocks.get(page);
-      if (!list) {
-        list = [];
-        this.pageBlocks.set(page, list);
-        this.mmu.protectCode(page);
-      }
-      list.push(nb);
+      this.addPageBlock(off >>> 12, nb);
+      if (nb.page2 >= 0) this.addPageBlock(nb.page2, nb);
     }
     return nb;
   }
 
-  /** Fetch one code byte for the decoder (may fault). */
-  fetchByte(lo: number, hi: number): number {
+  private addPageBlock(page: number, b: Block): void {
+    let list = this.pageBlocks.get(page);
+    if (!list) {
+      list = [];
+      this.pageBlocks.set(page, list);
+      this.mmu.protectCode(page);
+    }
+    list.push(b);
+  }
+
+  /** RAM page the linear page after (lo, hi)'s page maps to now (for straddling blocks), or -1. */
+  private secondPageOf(lo: number, hi: number): number {
+    const s = ((lo & ~0xfff) >>> 0) + 0x1000;
+    const nhi = s > 0xffffffff ? (hi + 1) | 0 : hi;
+    try {
+      return this.fetchOffset(s | 0, nhi) >>> 12;
+    } catch (e) {
+      if (e !== CPU_FAULT) throw e;
+      return -1;
+    }
+  }
+
+  /** RAM offset of one code byte for the decoder (may fault). */
+  fetchOffset(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
-    if (this.xTagLo[idx] === (lo & ~0xfff) && this.xTagHi[idx] === hi) return this.ram[this.xBase[idx]! + (lo & 0xfff)]!;
+    if (this.xTagLo[idx] === (lo & ~0xfff) && this.xTagHi[idx] === hi) return this.xBase[idx]! + (lo & 0xfff);
     if ((hi << 16) >> 16 !== hi) throw this.fault(GP, 0);
     const off = this.mmu.translate(lo, hi, ACC_EXEC, this.cpl === 3);
     if (off < 0) throw this.pageFault(lo, hi);
-    return this.ram[off]!;
+    return off;
+  }
+
+  fetchByte(lo: number, hi: number): number {
+    return this.ram[this.fetchOffset(lo, hi)]!;
   }
 
   // ---------------------------------------------------------------- run loop

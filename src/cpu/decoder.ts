@@ -67,6 +67,8 @@ class Fetcher {
   pos = 0;
   /** Set when an instruction needed bytes from the next page. */
   crossed = false;
+  /** RAM page of the next linear page, once an instruction reached into it. */
+  page2 = -1;
 
   byte(): number {
     const p = this.pos++;
@@ -74,7 +76,9 @@ class Fetcher {
     this.crossed = true;
     const s = (this.startLo >>> 0) + p;
     const hi = s > 0xffffffff ? (this.startHi + 1) | 0 : this.startHi;
-    return this.cpu.fetchByte(s | 0, hi);
+    const off = this.cpu.fetchOffset(s | 0, hi);
+    if (this.page2 < 0) this.page2 = off >>> 12;
+    return this.cpu.ram[off]!;
   }
   i8(): number {
     return (this.byte() << 24) >> 24;
@@ -328,6 +332,7 @@ export function decodeBlock(c: Cpu, lo: number, hi: number, ramOff: number, max 
   f.avail = ramOff < 0 ? 0 : 0x1000 - (lo & 0xfff);
   f.pos = 0;
   f.crossed = false;
+  f.page2 = -1;
   const insns: Insn[] = [];
   let endsWithControl = false;
   let cacheable = ramOff >= 0;
@@ -343,13 +348,14 @@ export function decodeBlock(c: Cpu, lo: number, hi: number, ramOff: number, max 
       break;
     }
     if (f.crossed) {
-      // An instruction straddling the page end runs in a block of its own, uncached.
+      // An instruction straddling the page end runs in a block of its own, cached
+      // under both pages (block() checks the second page's mapping on every hit).
       if (insns.length > 0) {
         f.pos = before;
         f.crossed = false;
+        f.page2 = -1;
         break;
       }
-      cacheable = false;
       insns.push(i);
       endsWithControl = control;
       break;
@@ -372,6 +378,7 @@ export function decodeBlock(c: Cpu, lo: number, hi: number, ramOff: number, max 
     cpl: c.cpl,
     endsWithControl,
     cacheable,
+    page2: f.crossed ? f.page2 : -1,
     valid: true,
     next1: null,
     gen1: -1,

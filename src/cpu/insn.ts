@@ -69,6 +69,8 @@ export interface Block {
   endsWithControl: boolean;
   /** False for blocks that must not be cached (an instruction crossing into another page). */
   cacheable: boolean;
+  /** RAM page of the second page for a block whose one instruction straddles a page end, else -1. */
+  page2: number;
   valid: boolean;
   /** Chained successors (the last two blocks that followed this one) and the TLB generation they were found in. */
   next1: Block | null;

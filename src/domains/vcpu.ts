@@ -78,6 +78,9 @@ export class Vcpu {
   online = false;
   /** Hypercall counters by number (for --trace-hypercalls summaries). */
   readonly hypercallCounts = new Map<number, number>();
+  /** Exits from the CPU by kind, and exceptions by vector (statistics). */
+  readonly exitCounts = new Float64Array(8);
+  readonly exceptionCounts = new Float64Array(32);
 
   constructor(
     readonly domain: Domain,
@@ -87,6 +90,8 @@ export class Vcpu {
     this.cpu = new Cpu(this.mmu);
     this.cpu.cpl = 3; // a PV guest runs at CPL 3 in both guest-kernel and guest-user mode
     this.cpu.cpuid = (leaf, sub, out) => domain.cpuid(leaf, sub, out);
+    // The TSC runs at 1 GHz: it is the domain's system time in ns (see time.ts).
+    this.cpu.readTsc = () => domain.nowNs();
     this.mem = new GuestMemory(this.cpu);
   }
 
@@ -149,6 +154,7 @@ export class Vcpu {
       if (this.blocked) return VcpuStop.Blocked;
       traps.deliverPendingEvents(this);
       const exit = cpu.run(stopAt - cpu.icount);
+      this.exitCounts[exit]++;
       switch (exit) {
         case Exit.Budget:
           break;
@@ -195,6 +201,7 @@ export class Vcpu {
   private exception(): void {
     const cpu = this.cpu;
     const vector = cpu.excVector;
+    this.exceptionCounts[vector & 31]++;
     if (vector === GP && emulatePrivilegedOp(this)) return;
     if (vector === UD && emulateInvalidOpcode(this)) return;
     if (vector === PF_VEC && emulatePageTableWrite(this)) return;

@@ -1,0 +1,1337 @@
+/**
+ * Software double extended-precision (80-bit) arithmetic for the x87 FPU.
+ *
+ * Values travel in their packed register form: `se` (sign bit 15, biased
+ * exponent bits 14-0) and the 64-bit significand as two int32 halves
+ * (`hi` holds bits 63..32, bit 63 being the explicit integer bit). Results
+ * are left in the module-level record `R` (no allocation); `R.flags`
+ * collects the status-word exception bits the operation raised plus SW_C1
+ * when the result was rounded up in magnitude.
+ *
+ * Everything here is exact IEEE 754 arithmetic with the x87's rules: the
+ * precision-control (24/53/64-bit significand, full 15-bit exponent range)
+ * and rounding-control fields of the control word; tininess detected after
+ * rounding; masked underflow delivering denormals; unmasked overflow and
+ * underflow delivering the result with the exponent wrapped by 24576;
+ * NaN propagation (an SNaN is quieted; of two NaNs the larger significand
+ * wins, a QNaN beats an SNaN); the "real indefinite" QNaN for invalid
+ * operations and unsupported encodings (unnormals, pseudo-NaN/infinity).
+ *
+ * Significands are manipulated as 32-bit limbs with 32 extra guard bits
+ * (`x`, sticky bit jammed into its LSB); multiplication splits limbs into
+ * 16-bit halves so products stay exact in doubles; division and square
+ * root use Knuth's algorithm D on 16-bit digits in preallocated arrays.
+ */
+import { SW_C1, SW_DE, SW_IE, SW_OE, SW_PE, SW_UE, SW_ZE } from '../x87-state.ts';
+
+export const BIAS = 16383;
+/** Operand classes. */
+export const C_ZERO = 0, C_NORM = 1, C_DEN = 2, C_INF = 3, C_QNAN = 4, C_SNAN = 5, C_UNSUP = 6;
+
+/** Control-word masks. */
+export const CW_IM = 1, CW_DM = 2, CW_ZM = 4, CW_OM = 8, CW_UM = 16, CW_PM = 32;
+/** Rounding control values. */
+export const RC_NEAR = 0, RC_DOWN = 1, RC_UP = 2, RC_CHOP = 3;
+
+/** Result record of the last operation. */
+export const R = {
+  se: 0,
+  hi: 0,
+  lo: 0,
+  /** SW exception bits raised, plus SW_C1 when rounded up. */
+  flags: 0,
+};
+
+/** Class of a packed 80-bit value. */
+export function classify(se: number, hi: number, lo: number): number {
+  const e = se & 0x7fff;
+  if (e === 0x7fff) {
+    if (hi >= 0) return C_UNSUP; // pseudo-infinity / pseudo-NaN
+    if (((hi & 0x7fffffff) | lo) === 0) return C_INF;
+    return hi & 0x40000000 ? C_QNAN : C_SNAN;
+  }
+  if (e === 0) return (hi | lo) === 0 ? C_ZERO : C_DEN;
+  return hi < 0 ? C_NORM : C_UNSUP; // unnormal
+}
+
+export function setIndefinite(): void {
+  R.se = 0xffff;
+  R.hi = 0xc0000000 | 0;
+  R.lo = 0;
+}
+
+function setInf(sign: number): void {
+  R.se = (sign << 15) | 0x7fff;
+  R.hi = 0x80000000 | 0;
+  R.lo = 0;
+}
+
+function setZero(sign: number): void {
+  R.se = sign << 15;
+  R.hi = 0;
+  R.lo = 0;
+}
+
+/** Invalid operation: IE and the indefinite QNaN. */
+function invalid(): void {
+  R.flags |= SW_IE;
+  setIndefinite();
+}
+
+/**
+ * NaN result of a two-operand operation where at least one operand is a NaN
+ * (neither unsupported): SNaNs raise IE; the result is the quieted NaN by the
+ * x87's rules.
+ */
+function propagateNaN(ca: number, aSe: number, aHi: number, aLo: number, cb: number, bSe: number, bHi: number, bLo: number): void {
+  const aNaN = ca === C_QNAN || ca === C_SNAN;
+  const bNaN = cb === C_QNAN || cb === C_SNAN;
+  if (ca === C_SNAN || cb === C_SNAN) R.flags |= SW_IE;
+  let pickA: boolean;
+  if (aNaN && bNaN) {
+    if (ca !== cb) pickA = ca === C_QNAN;
+    else {
+      // Larger significand (ignoring the quiet bit, which both share); on a tie the larger sign/exponent field.
+      const ah = aHi & 0x3fffffff, bh = bHi & 0x3fffffff;
+      if (ah !== bh) pickA = ah > bh;
+      else if (aLo !== bLo) pickA = aLo >>> 0 > bLo >>> 0;
+      else pickA = (aSe & 0xffff) >= (bSe & 0xffff);
+    }
+  } else pickA = aNaN;
+  if (pickA) {
+    R.se = aSe;
+    R.hi = aHi | 0x40000000;
+    R.lo = aLo;
+  } else {
+    R.se = bSe;
+    R.hi = bHi | 0x40000000;
+    R.lo = bLo;
+  }
+}
+
+// ---------------------------------------------------------------- unpacking
+
+/** Unpacked operands: sign, biased exponent of the normalised value (may be < 1), significand with bit 63 set. */
+let aS = 0, aE = 0, aH = 0, aL = 0;
+let bS = 0, bE = 0, bH = 0, bL = 0;
+
+/** Normalised exponent/significand of a finite non-zero packed value into (nE, nH, nL). */
+let nE = 0, nH = 0, nL = 0;
+function normalize(se: number, hi: number, lo: number): void {
+  let e = se & 0x7fff;
+  if (e === 0) e = 1; // denormals and pseudo-denormals have the exponent of 2^-16382
+  if (hi < 0) {
+    nE = e;
+    nH = hi;
+    nL = lo;
+    return;
+  }
+  if (hi !== 0) {
+    const s = Math.clz32(hi);
+    nH = (hi << s) | (lo >>> (32 - s));
+    nL = lo << s;
+    nE = e - s;
+  } else {
+    const s = Math.clz32(lo);
+    nH = lo << s;
+    nL = 0;
+    nE = e - 32 - s;
+  }
+}
+
+function unpackA(se: number, hi: number, lo: number): void {
+  normalize(se, hi, lo);
+  aS = (se >>> 15) & 1;
+  aE = nE;
+  aH = nH;
+  aL = nL;
+}
+function unpackB(se: number, hi: number, lo: number): void {
+  normalize(se, hi, lo);
+  bS = (se >>> 15) & 1;
+  bE = nE;
+  bH = nH;
+  bL = nL;
+}
+
+// ---------------------------------------------------------------- shifting
+
+/** 96-bit scratch (h, l, x). */
+let sH = 0, sL = 0, sX = 0;
+
+/** (h, l, x) >> n with the bits shifted out ORed into bit 0 of x. */
+function shiftRightJam(h: number, l: number, x: number, n: number): void {
+  if (n <= 0) {
+    sH = h; sL = l; sX = x;
+  } else if (n < 32) {
+    sX = (l << (32 - n)) | (x >>> n) | ((x << (32 - n)) !== 0 ? 1 : 0);
+    sL = (h << (32 - n)) | (l >>> n);
+    sH = h >>> n;
+  } else if (n === 32) {
+    sX = l | (x !== 0 ? 1 : 0);
+    sL = h;
+    sH = 0;
+  } else if (n < 64) {
+    const m = n - 32;
+    sX = (h << (32 - m)) | (l >>> m) | (((l << (32 - m)) | x) !== 0 ? 1 : 0);
+    sL = h >>> m;
+    sH = 0;
+  } else if (n === 64) {
+    sX = h | ((l | x) !== 0 ? 1 : 0);
+    sL = 0;
+    sH = 0;
+  } else if (n < 96) {
+    const m = n - 64;
+    sX = (h >>> m) | (((h << (32 - m)) | l | x) !== 0 ? 1 : 0);
+    sL = 0;
+    sH = 0;
+  } else {
+    sX = (h | l | x) !== 0 ? 1 : 0;
+    sL = 0;
+    sH = 0;
+  }
+  sX |= 0;
+  sL |= 0;
+  sH |= 0;
+}
+
+/** Normalise (h, l, x) (not all zero) to bit 95 set: result in (sH, sL, sX), shift count returned. */
+function normalize96(h: number, l: number, x: number): number {
+  let n = 0;
+  if (h === 0) {
+    if (l === 0) {
+      h = x; l = 0; x = 0; n = 64;
+    } else {
+      h = l; l = x; x = 0; n = 32;
+    }
+  }
+  const s = Math.clz32(h);
+  if (s !== 0) {
+    h = (h << s) | (l >>> (32 - s));
+    l = (l << s) | (x >>> (32 - s));
+    x <<= s;
+  }
+  sH = h; sL = l; sX = x;
+  return n + s;
+}
+
+// ---------------------------------------------------------------- rounding
+
+/** Output of roundSig. */
+let rH = 0, rL = 0, rInexact = false, rUp = false, rCarry = false;
+
+/**
+ * Round the significand (h, l) with extra bits x to `prec` bits (64, 53, 24)
+ * counted from bit 63, by rounding mode rc for sign. Result in (rH, rL);
+ * rCarry when the significand overflowed to 2^64 (then rH:rL = 2^63).
+ */
+function roundSig(h: number, l: number, x: number, prec: number, rc: number, sign: number): void {
+  let rb: number, st: boolean, lsb: number;
+  if (prec === 64) {
+    rb = x >>> 31;
+    st = (x & 0x7fffffff) !== 0;
+    lsb = l & 1;
+  } else if (prec === 53) {
+    rb = (l >>> 10) & 1;
+    st = ((l & 0x3ff) | x) !== 0;
+    lsb = (l >>> 11) & 1;
+    l &= ~0x7ff;
+  } else {
+    rb = (h >>> 7) & 1;
+    st = ((h & 0x7f) | l | x) !== 0;
+    lsb = (h >>> 8) & 1;
+    h &= ~0xff;
+    l = 0;
+  }
+  const inexact = rb !== 0 || st;
+  let inc: boolean;
+  switch (rc) {
+    case RC_NEAR: inc = rb !== 0 && (st || lsb !== 0); break;
+    case RC_DOWN: inc = inexact && sign !== 0; break;
+    case RC_UP: inc = inexact && sign === 0; break;
+    default: inc = false; break;
+  }
+  rCarry = false;
+  if (inc) {
+    if (prec === 24) {
+      const t = (h >>> 0) + 0x100;
+      if (t > 0xffffffff) {
+        rCarry = true;
+        h = 0x80000000;
+      } else h = t;
+    } else {
+      const t = (l >>> 0) + (prec === 64 ? 1 : 0x800);
+      if (t > 0xffffffff) {
+        l = t - 0x100000000;
+        const u = (h >>> 0) + 1;
+        if (u > 0xffffffff) {
+          rCarry = true;
+          h = 0x80000000;
+        } else h = u;
+      } else l = t;
+    }
+  }
+  rH = h | 0;
+  rL = l | 0;
+  rInexact = inexact;
+  rUp = inc;
+}
+
+/** Rounded-result output of roundGen: sign, biased (extended) exponent, significand (bit 63 clear: denormal/zero). */
+let oE = 0, oH = 0, oL = 0;
+/** True when roundGen found an unmasked overflow/underflow for a memory destination (nothing must be stored). */
+export let roundTrap = false;
+
+/**
+ * Round a normalised value (sign, biased exponent e of bit 63 of (h, l), extra
+ * bits x) to a format with `prec` significand bits and biased-extended
+ * exponent range [emin, emax]. `reg` selects the register-destination
+ * response to unmasked overflow/underflow (wrap the exponent by 24576)
+ * rather than the memory one (flag and store nothing: roundTrap).
+ * Raises OE/UE/PE and C1 (rounded up) in R.flags.
+ */
+function roundGen(sign: number, e: number, h: number, l: number, x: number, prec: number, emin: number, emax: number, rc: number, cw: number, reg: boolean): void {
+  roundTrap = false;
+  if (e < emin) {
+    if (!(cw & CW_UM)) {
+      // Unmasked underflow: the exponent is wrapped (registers) or nothing is stored (memory).
+      roundSig(h, l, x, prec, rc, sign);
+      let ee = e;
+      if (rCarry) ee++;
+      R.flags |= SW_UE;
+      if (rInexact) R.flags |= SW_PE;
+      if (rUp) R.flags |= SW_C1;
+      if (!reg) {
+        roundTrap = true;
+        return;
+      }
+      oE = ee + 24576;
+      oH = rH;
+      oL = rL;
+      return;
+    }
+    // Tininess after rounding: would the value rounded with an unbounded exponent still be below 2^emin?
+    let tiny = true;
+    if (e === emin - 1) {
+      roundSig(h, l, x, prec, rc, sign);
+      if (rCarry) tiny = false;
+    }
+    shiftRightJam(h, l, x, emin - e);
+    roundSig(sH, sL, sX, prec, rc, sign);
+    oE = emin;
+    oH = rH;
+    oL = rL;
+    if (rInexact) {
+      R.flags |= SW_PE;
+      if (tiny) R.flags |= SW_UE;
+    }
+    if (rUp) R.flags |= SW_C1;
+    // A carry out of a denormal gives exactly 2^emin, which (h = 2^63 at emin) is already right.
+    if (rCarry) oH = 0x80000000 | 0;
+    return;
+  }
+  roundSig(h, l, x, prec, rc, sign);
+  if (rCarry) e++;
+  if (e > emax) {
+    if (!(cw & CW_OM)) {
+      R.flags |= SW_OE;
+      if (rInexact) R.flags |= SW_PE;
+      if (rUp) R.flags |= SW_C1;
+      if (!reg) {
+        roundTrap = true;
+        return;
+      }
+      oE = e - 24576;
+      oH = rH;
+      oL = rL;
+      return;
+    }
+    R.flags |= SW_OE | SW_PE;
+    const toInf = rc === RC_NEAR || (rc === RC_UP && sign === 0) || (rc === RC_DOWN && sign !== 0);
+    if (toInf) {
+      R.flags |= SW_C1;
+      oE = 0x7fff;
+      oH = 0x80000000 | 0;
+      oL = 0;
+    } else {
+      oE = emax;
+      if (prec === 64) {
+        oH = -1;
+        oL = -1;
+      } else if (prec === 53) {
+        oH = -1;
+        oL = ~0x7ff;
+      } else {
+        oH = ~0xff;
+        oL = 0;
+      }
+    }
+    return;
+  }
+  if (rInexact) R.flags |= SW_PE;
+  if (rUp) R.flags |= SW_C1;
+  oE = e;
+  oH = rH;
+  oL = rL;
+}
+
+/** Precision-control field → significand bits (the reserved value 01 gives 64 bits, as measured on hardware). */
+export const PC_BITS = [24, 64, 53, 64] as const;
+
+/** Round to an extended-precision register result with precision `prec`; packs into R. */
+export function roundExt(sign: number, e: number, h: number, l: number, x: number, prec: number, rc: number, cw: number): void {
+  roundGen(sign, e, h, l, x, prec, 1, 0x7ffe, rc, cw, true);
+  R.se = (sign << 15) | (oH < 0 ? oE & 0x7fff : 0);
+  R.hi = oH;
+  R.lo = oL;
+}
+
+/** Round and pack an extended value given in unpacked form, by the control word's precision and rounding. */
+function roundCw(sign: number, e: number, h: number, l: number, x: number, cw: number): void {
+  roundExt(sign, e, h, l, x, PC_BITS[(cw >>> 8) & 3]!, (cw >>> 10) & 3, cw);
+}
+
+// ---------------------------------------------------------------- add / subtract
+
+/**
+ * a + b (negB: a - b) by the control word. `den` is set when an operand came
+ * from a memory format in which it was denormal (it is normal here).
+ */
+export function fadd(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, negB: boolean, cw: number, den: boolean): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  const cb = classify(bSe, bHi, bLo);
+  const rc = (cw >>> 10) & 3;
+  if (ca >= C_INF || cb >= C_INF) {
+    if (ca === C_UNSUP || cb === C_UNSUP) return invalid();
+    if (ca >= C_QNAN || cb >= C_QNAN) return propagateNaN(ca, aSe, aHi, aLo, cb, bSe, bHi, bLo);
+    const sa = (aSe >>> 15) & 1;
+    const sb = ((bSe >>> 15) & 1) ^ (negB ? 1 : 0);
+    if (ca === C_INF && cb === C_INF) {
+      if (sa !== sb) return invalid();
+      return setInf(sa);
+    }
+    if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+    return setInf(ca === C_INF ? sa : sb);
+  }
+  if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+  const sb0 = ((bSe >>> 15) & 1) ^ (negB ? 1 : 0);
+  if (ca === C_ZERO) {
+    if (cb === C_ZERO) {
+      const sa = (aSe >>> 15) & 1;
+      return setZero(sa === sb0 ? sa : rc === RC_DOWN ? 1 : 0);
+    }
+    unpackB(bSe, bHi, bLo);
+    return roundCw(sb0, bE, bH, bL, 0, cw);
+  }
+  if (cb === C_ZERO) {
+    unpackA(aSe, aHi, aLo);
+    return roundCw(aS, aE, aH, aL, 0, cw);
+  }
+  unpackA(aSe, aHi, aLo);
+  unpackB(bSe, bHi, bLo);
+  bS = sb0;
+  if (aS === bS) addMag(cw);
+  else subMag(cw);
+}
+
+function addMag(cw: number): void {
+  let e: number, h: number, l: number, x: number;
+  let yh: number, yl: number;
+  if (aE >= bE) {
+    shiftRightJam(bH, bL, 0, aE - bE);
+    e = aE; yh = aH; yl = aL;
+  } else {
+    shiftRightJam(aH, aL, 0, bE - aE);
+    e = bE; yh = bH; yl = bL;
+  }
+  x = sX;
+  const ls = (yl >>> 0) + (sL >>> 0);
+  l = ls | 0;
+  const hs = (yh >>> 0) + (sH >>> 0) + (ls > 0xffffffff ? 1 : 0);
+  h = hs | 0;
+  if (hs > 0xffffffff) {
+    x = (l << 31) | (x >>> 1) | (x & 1);
+    l = (h << 31) | (l >>> 1);
+    h = (h >>> 1) | 0x80000000;
+    e++;
+  }
+  roundCw(aS, e, h, l, x, cw);
+}
+
+function subMag(cw: number): void {
+  // Order by magnitude: big - small.
+  let aBig: boolean;
+  if (aE !== bE) aBig = aE > bE;
+  else if (aH !== bH) aBig = aH >>> 0 > bH >>> 0;
+  else if (aL !== bL) aBig = aL >>> 0 > bL >>> 0;
+  else {
+    // Exact zero: +0, or -0 when rounding down.
+    return setZero(((cw >>> 10) & 3) === RC_DOWN ? 1 : 0);
+  }
+  let sign: number, e: number, yh: number, yl: number;
+  if (aBig) {
+    shiftRightJam(bH, bL, 0, aE - bE);
+    sign = aS; e = aE; yh = aH; yl = aL;
+  } else {
+    shiftRightJam(aH, aL, 0, bE - aE);
+    sign = bS; e = bE; yh = bH; yl = bL;
+  }
+  // (yh, yl, 0) - (sH, sL, sX)
+  const x = (0 - sX) | 0;
+  let borrow = sX !== 0 ? 1 : 0;
+  const ld = (yl >>> 0) - (sL >>> 0) - borrow;
+  borrow = ld < 0 ? 1 : 0;
+  const l = ld | 0;
+  const h = ((yh >>> 0) - (sH >>> 0) - borrow) | 0;
+  const n = normalize96(h, l, x);
+  roundCw(sign, e - n, sH, sL, sX, cw);
+}
+
+// ---------------------------------------------------------------- multiply
+
+/** 32×32 → 64 multiply: returns the low half, high half in mulHi. */
+let mulHi = 0;
+function mul32(a: number, b: number): number {
+  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+  const p00 = a0 * b0;
+  const mid = a0 * b1 + a1 * b0 + (p00 >>> 16);
+  mulHi = (a1 * b1 + Math.floor(mid / 65536)) | 0;
+  return ((mid << 16) | (p00 & 0xffff)) | 0;
+}
+
+/** 64×64 → 128: words in p3 (top) .. p0. */
+let p3 = 0, p2 = 0, p1 = 0, p0 = 0;
+function mul64(ah: number, al: number, bh: number, bl: number): void {
+  const ll = mul32(al, bl), llH = mulHi;
+  const lh = mul32(al, bh), lhH = mulHi;
+  const hl = mul32(ah, bl), hlH = mulHi;
+  const hh = mul32(ah, bh), hhH = mulHi;
+  p0 = ll;
+  // word 1: llH + lh + hl
+  let t = (llH >>> 0) + (lh >>> 0) + (hl >>> 0);
+  p1 = t | 0;
+  let c = Math.floor(t / 4294967296);
+  // word 2: lhH + hlH + hh + c
+  t = (lhH >>> 0) + (hlH >>> 0) + (hh >>> 0) + c;
+  p2 = t | 0;
+  c = Math.floor(t / 4294967296);
+  p3 = ((hhH >>> 0) + c) | 0;
+}
+
+export function fmul(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, cw: number, den: boolean): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  const cb = classify(bSe, bHi, bLo);
+  const sign = ((aSe ^ bSe) >>> 15) & 1;
+  if (ca >= C_INF || cb >= C_INF) {
+    if (ca === C_UNSUP || cb === C_UNSUP) return invalid();
+    if (ca >= C_QNAN || cb >= C_QNAN) return propagateNaN(ca, aSe, aHi, aLo, cb, bSe, bHi, bLo);
+    if (ca === C_ZERO || cb === C_ZERO) return invalid();
+    if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+    return setInf(sign);
+  }
+  if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+  if (ca === C_ZERO || cb === C_ZERO) return setZero(sign);
+  unpackA(aSe, aHi, aLo);
+  unpackB(bSe, bHi, bLo);
+  mul64(aH, aL, bH, bL);
+  let e = aE + bE - BIAS;
+  let h = p3, l = p2, x = p1 | (p0 !== 0 ? 1 : 0);
+  if (h < 0) e++;
+  else {
+    h = (h << 1) | (l >>> 31);
+    l = (l << 1) | (p1 >>> 31);
+    x = (p1 << 1) | (p0 !== 0 ? 1 : 0);
+  }
+  roundCw(sign, e, h, l, x, cw);
+}
+
+// ---------------------------------------------------------------- long division (Knuth D, 16-bit digits)
+
+const DU = new Float64Array(24);
+const DV = new Float64Array(12);
+const DQ = new Float64Array(16);
+
+/**
+ * DU[0..m+n-1] / DV[0..n-1] (little-endian 16-bit digits, DV[n-1] >= 0x8000,
+ * n >= 2): quotient in DQ[0..m], remainder in DU[0..n-1]. DU[m+n] must exist
+ * and is overwritten.
+ */
+function divDigits(m: number, n: number): void {
+  const u = DU, v = DV, q = DQ;
+  u[m + n] = 0;
+  const vTop = v[n - 1]!, vNext = v[n - 2]!;
+  for (let j = m; j >= 0; j--) {
+    const num = u[j + n]! * 65536 + u[j + n - 1]!;
+    let qhat = Math.floor(num / vTop);
+    let rhat = num - qhat * vTop;
+    while (qhat >= 65536 || qhat * vNext > rhat * 65536 + u[j + n - 2]!) {
+      qhat--;
+      rhat += vTop;
+      if (rhat >= 65536) break;
+    }
+    // u[j..j+n] -= qhat * v
+    let carry = 0, borrow = 0;
+    for (let k = 0; k < n; k++) {
+      const p = qhat * v[k]! + carry;
+      carry = Math.floor(p / 65536);
+      const t = u[k + j]! - (p - carry * 65536) - borrow;
+      if (t < 0) {
+        u[k + j] = t + 65536;
+        borrow = 1;
+      } else {
+        u[k + j] = t;
+        borrow = 0;
+      }
+    }
+    const t = u[j + n]! - carry - borrow;
+    if (t < 0) {
+      // Added back: qhat was one too large.
+      u[j + n] = t + 65536;
+      qhat--;
+      let c = 0;
+      for (let k = 0; k < n; k++) {
+        const s = u[k + j]! + v[k]! + c;
+        if (s >= 65536) {
+          u[k + j] = s - 65536;
+          c = 1;
+        } else {
+          u[k + j] = s;
+          c = 0;
+        }
+      }
+      u[j + n] = (u[j + n]! + c) & 0xffff;
+    } else u[j + n] = t;
+    q[j] = qhat;
+  }
+}
+
+/** Put a 32-bit word into two digits of arr at index k. */
+function putWord(arr: Float64Array, k: number, w: number): void {
+  arr[k] = w & 0xffff;
+  arr[k + 1] = w >>> 16;
+}
+function getWord(arr: Float64Array, k: number): number {
+  return (arr[k]! | (arr[k + 1]! << 16)) | 0;
+}
+
+export function fdiv(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, cw: number, den: boolean): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  const cb = classify(bSe, bHi, bLo);
+  const sign = ((aSe ^ bSe) >>> 15) & 1;
+  if (ca >= C_INF || cb >= C_INF) {
+    if (ca === C_UNSUP || cb === C_UNSUP) return invalid();
+    if (ca >= C_QNAN || cb >= C_QNAN) return propagateNaN(ca, aSe, aHi, aLo, cb, bSe, bHi, bLo);
+    if (ca === C_INF && cb === C_INF) return invalid();
+    if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+    return ca === C_INF ? setInf(sign) : setZero(sign);
+  }
+  if (ca === C_ZERO && cb === C_ZERO) return invalid();
+  if (cb === C_ZERO) {
+    // Zero divide takes precedence: a denormal dividend does not raise DE.
+    R.flags |= SW_ZE;
+    return setInf(sign);
+  }
+  if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+  if (ca === C_ZERO) return setZero(sign);
+  unpackA(aSe, aHi, aLo);
+  unpackB(bSe, bHi, bLo);
+  let e = aE - bE + BIAS;
+  // Quotient of A·2^95 (A >= B) or A·2^96 (A < B) by B: 96 bits with the top one set.
+  const aLess = aH >>> 0 < bH >>> 0 || (aH === bH && aL >>> 0 < bL >>> 0);
+  if (aLess) e--;
+  // Numerator digits: A shifted left by 96 or 95 bits → 10 digits (160 bits).
+  const u = DU;
+  for (let k = 0; k < 6; k++) u[k] = 0;
+  if (aLess) {
+    putWord(u, 6, aL);
+    putWord(u, 8, aH);
+  } else {
+    // A << 95 = (A >> 1) << 96, with A's lowest bit at position 95.
+    u[5] = (aL & 1) << 15;
+    putWord(u, 6, (aL >>> 1) | (aH << 31));
+    putWord(u, 8, aH >>> 1);
+  }
+  putWord(DV, 0, bL);
+  putWord(DV, 2, bH);
+  divDigits(6, 4);
+  // Quotient fits in 6 digits (DQ[6] is 0).
+  const sticky = (DU[0]! + DU[1]! + DU[2]! + DU[3]!) !== 0 ? 1 : 0;
+  const x = getWord(DQ, 0) | sticky;
+  roundCw(sign, e, getWord(DQ, 4), getWord(DQ, 2), x, cw);
+}
+
+// ---------------------------------------------------------------- square root
+
+const SQ = new Float64Array(16);
+
+export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  const neg = (aSe & 0x8000) !== 0;
+  switch (ca) {
+    case C_UNSUP: return invalid();
+    case C_QNAN: case C_SNAN: return propagateNaN(ca, aSe, aHi, aLo, C_ZERO, 0, 0, 0);
+    case C_ZERO: R.se = aSe; R.hi = 0; R.lo = 0; return;
+    case C_INF: if (neg) return invalid(); setInf(0); return;
+  }
+  if (neg) return invalid();
+  if (ca === C_DEN) R.flags |= SW_DE;
+  unpackA(aSe, aHi, aLo);
+  const E = aE - BIAS;
+  const odd = (E & 1) !== 0;
+  const resE = (odd ? E - 1 : E) / 2 + BIAS;
+  // M = A · 2^128 (odd) or A · 2^127 (even): 192 bits, 12 digits; its root has 96 bits.
+  const u = SQ;
+  for (let k = 0; k < 12; k++) u[k] = 0;
+  if (odd) {
+    putWord(u, 8, aL);
+    putWord(u, 10, aH);
+  } else {
+    u[7] = (aL & 1) << 15;
+    putWord(u, 8, (aL >>> 1) | (aH << 31));
+    putWord(u, 10, aH >>> 1);
+  }
+  // First approximation in double: sqrt(A) · 2^64 (odd) or sqrt(2A) · 2^63 (even), 53 good bits.
+  const ad = (aH >>> 0) * 4294967296 + (aL >>> 0);
+  const y = Math.sqrt(odd ? ad : 2 * ad); // in [2^31.5, 2^32.5)
+  // r0 = floor(y · 2^20) · 2^(43 or 44): y·2^20 is an integer < 2^53.
+  const yi = Math.floor(y * 1048576);
+  const sh = odd ? 44 : 43;
+  // r0 as six digits: yi << sh.
+  setDigitsShifted(DV, yi, sh);
+  // Newton step: r1 = (r0 + floor(M / r0)) / 2.
+  for (let k = 0; k < 12; k++) DU[k] = u[k]!;
+  divDigits(6, 6);
+  // r1 = (DV + DQ) >> 1 over 7 digits.
+  let c = 0;
+  for (let k = 0; k < 7; k++) {
+    const s = (k < 6 ? DV[k]! : 0) + DQ[k]! + c;
+    c = s >= 65536 ? 1 : 0;
+    DQ[k] = s & 0xffff;
+  }
+  for (let k = 0; k < 6; k++) DV[k] = (DQ[k]! >>> 1) | ((DQ[k + 1]! & 1) << 15);
+  // Correct downwards while r1² > M.
+  for (;;) {
+    squareDigits6(DV, SQ2);
+    let cmp = 0;
+    for (let k = 11; k >= 0; k--) {
+      if (SQ2[k] !== u[k]) {
+        cmp = SQ2[k]! > u[k]! ? 1 : -1;
+        break;
+      }
+    }
+    if (cmp > 0) {
+      decDigits(DV, 6);
+      continue;
+    }
+    // r1² <= M: is (r1+1)² <= M too? (only if the Newton step came out low, which it cannot; checked for safety)
+    const sticky = cmp !== 0 ? 1 : 0;
+    const x = getWord(DV, 0) | sticky;
+    roundCw(0, resE, getWord(DV, 4), getWord(DV, 2), x, cw);
+    return;
+  }
+}
+
+const SQ2 = new Float64Array(13);
+
+/** Six digits of v · 2^sh (v < 2^53 integer, sh < 64) into arr (96 bits). */
+function setDigitsShifted(arr: Float64Array, v: number, sh: number): void {
+  const vh = Math.floor(v / 4294967296) | 0, vl = (v % 4294967296) | 0;
+  let w0 = 0, w1 = 0, w2 = 0;
+  if (sh < 32) {
+    w0 = vl << sh;
+    w1 = sh === 0 ? vh : (vh << sh) | (vl >>> (32 - sh));
+    w2 = sh === 0 ? 0 : vh >>> (32 - sh);
+  } else {
+    const m = sh - 32;
+    w1 = vl << m;
+    w2 = m === 0 ? vh : (vh << m) | (vl >>> (32 - m));
+  }
+  putWord(arr, 0, w0);
+  putWord(arr, 2, w1);
+  putWord(arr, 4, w2);
+}
+
+function squareDigits6(v: Float64Array, out: Float64Array): void {
+  for (let k = 0; k < 13; k++) out[k] = 0;
+  for (let i = 0; i < 6; i++) {
+    let c = 0;
+    const vi = v[i]!;
+    for (let j = 0; j < 6; j++) {
+      const t = out[i + j]! + vi * v[j]! + c;
+      c = Math.floor(t / 65536);
+      out[i + j] = t - c * 65536;
+    }
+    out[i + 6] = c;
+  }
+}
+
+function decDigits(v: Float64Array, n: number): void {
+  for (let k = 0; k < n; k++) {
+    if (v[k] !== 0) {
+      v[k]!--;
+      return;
+    }
+    v[k] = 65535;
+  }
+}
+
+// ---------------------------------------------------------------- compare
+
+/** Compare results. */
+export const CMP_GT = 0, CMP_LT = 1, CMP_EQ = 2, CMP_UN = 3;
+
+/**
+ * Compare a with b. `quiet`: only SNaNs (and unsupported encodings) raise IE
+ * (fucom*); otherwise any NaN does (fcom*). Flags in R.flags.
+ */
+export function fcompare(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, quiet: boolean, den: boolean): number {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  const cb = classify(bSe, bHi, bLo);
+  if (ca >= C_QNAN || cb >= C_QNAN) {
+    if (!quiet || ca === C_SNAN || cb === C_SNAN || ca === C_UNSUP || cb === C_UNSUP) R.flags |= SW_IE;
+    return CMP_UN;
+  }
+  if (ca === C_DEN || cb === C_DEN || den) R.flags |= SW_DE;
+  return cmpValues(ca, aSe, aHi, aLo, cb, bSe, bHi, bLo);
+}
+
+/** Order two non-NaN values (classes given). */
+function cmpValues(ca: number, aSe: number, aHi: number, aLo: number, cb: number, bSe: number, bHi: number, bLo: number): number {
+  const sa = (aSe >>> 15) & 1, sb = (bSe >>> 15) & 1;
+  if (ca === C_ZERO && cb === C_ZERO) return CMP_EQ;
+  if (ca === C_ZERO) return sb ? CMP_GT : CMP_LT;
+  if (cb === C_ZERO) return sa ? CMP_LT : CMP_GT;
+  if (sa !== sb) return sa ? CMP_LT : CMP_GT;
+  // Same sign: compare magnitudes.
+  let mag: number;
+  if (ca === C_INF || cb === C_INF) mag = ca === cb ? 0 : ca === C_INF ? 1 : -1;
+  else {
+    normalize(aSe, aHi, aLo);
+    const e1 = nE, h1 = nH, l1 = nL;
+    normalize(bSe, bHi, bLo);
+    if (e1 !== nE) mag = e1 > nE ? 1 : -1;
+    else if (h1 !== nH) mag = h1 >>> 0 > nH >>> 0 ? 1 : -1;
+    else if (l1 !== nL) mag = l1 >>> 0 > nL >>> 0 ? 1 : -1;
+    else mag = 0;
+  }
+  if (mag === 0) return CMP_EQ;
+  return (mag > 0) !== (sa !== 0) ? CMP_GT : CMP_LT;
+}
+
+// ---------------------------------------------------------------- integers
+
+/** Output of roundToInt: magnitude (iH, iL), inexact and rounded-up flags. */
+export let iH = 0, iL = 0;
+let iInexact = false, iUp = false, iBig = false;
+
+/**
+ * Round the finite value (sign, exponent e of bit 63, significand h:l normalised)
+ * to an integer by rc: magnitude in (iH, iL); iBig when it does not fit 64 bits.
+ */
+function roundToInt(sign: number, e: number, h: number, l: number, rc: number): void {
+  const E = e - BIAS; // value = sig · 2^(E - 63)
+  iInexact = false;
+  iUp = false;
+  iBig = false;
+  if (E >= 63) {
+    iH = h;
+    iL = l;
+    iBig = E > 63;
+    return;
+  }
+  // Shift right by 63 - E (1..) with the shifted-out bits as round information.
+  shiftRightJam(h, l, 0, 63 - E);
+  const rb = sX >>> 31;
+  const st = (sX & 0x7fffffff) !== 0;
+  const inexact = rb !== 0 || st;
+  let inc: boolean;
+  switch (rc) {
+    case RC_NEAR: inc = rb !== 0 && (st || (sL & 1) !== 0); break;
+    case RC_DOWN: inc = inexact && sign !== 0; break;
+    case RC_UP: inc = inexact && sign === 0; break;
+    default: inc = false; break;
+  }
+  let hh = sH, ll = sL;
+  if (inc) {
+    const t = (ll >>> 0) + 1;
+    if (t > 0xffffffff) {
+      ll = 0;
+      hh = (hh + 1) | 0; // cannot overflow: the magnitude is below 2^63 before rounding
+    } else ll = t | 0;
+  }
+  iH = hh;
+  iL = ll;
+  iInexact = inexact;
+  iUp = inc;
+}
+
+/** FRNDINT: round to an integer by the rounding control (precision control does not apply). */
+export function frndint(aSe: number, aHi: number, aLo: number, cw: number): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  switch (ca) {
+    case C_UNSUP: return invalid();
+    case C_QNAN: case C_SNAN: return propagateNaN(ca, aSe, aHi, aLo, C_ZERO, 0, 0, 0);
+    case C_ZERO: case C_INF: R.se = aSe; R.hi = aHi; R.lo = aLo; return;
+  }
+  if (ca === C_DEN) R.flags |= SW_DE;
+  unpackA(aSe, aHi, aLo);
+  if (aE - BIAS >= 63) {
+    R.se = aSe; R.hi = aHi; R.lo = aLo;
+    return;
+  }
+  roundToInt(aS, aE, aH, aL, (cw >>> 10) & 3);
+  if (iInexact) R.flags |= SW_PE;
+  if (iUp) R.flags |= SW_C1;
+  packInt(aS, iH, iL);
+}
+
+/** Pack a 64-bit magnitude (exact) with a sign into R. */
+function packInt(sign: number, h: number, l: number): void {
+  if ((h | l) === 0) return setZero(sign);
+  const n = normalize96(h, l, 0);
+  R.se = (sign << 15) | (BIAS + 63 - n);
+  R.hi = sH;
+  R.lo = sL;
+}
+
+/** FILD: a signed 64-bit integer (lo, hi) to extended (exact). */
+export function fromInt64(lo: number, hi: number): void {
+  let sign = 0;
+  if (hi < 0) {
+    sign = 1;
+    lo = -lo | 0;
+    hi = (~hi + (lo === 0 ? 1 : 0)) | 0;
+  }
+  packInt(sign, hi, lo);
+}
+
+/** Output of toInt: the integer (lo, hi), two's complement. */
+export let intLo = 0, intHi = 0;
+
+/**
+ * FIST/FISTP/FISTTP: convert to a signed integer of `bits` (16, 32, 64) by rc.
+ * Invalid (NaN, infinity, unsupported, out of range) raises IE and yields the
+ * integer indefinite (the most negative value); inexact raises PE (and C1 when rounded up).
+ */
+export function toInt(aSe: number, aHi: number, aLo: number, bits: number, rc: number): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  if (ca >= C_INF) return intIndefinite(bits);
+  if (ca === C_ZERO) {
+    intLo = 0;
+    intHi = 0;
+    return;
+  }
+  unpackA(aSe, aHi, aLo);
+  roundToInt(aS, aE, aH, aL, rc);
+  if (iBig) return intIndefinite(bits);
+  // Range check against 2^(bits-1) (one more allowed when negative).
+  let ok: boolean;
+  if (bits === 64) ok = iH >= 0 || (aS !== 0 && iH === (0x80000000 | 0) && iL === 0);
+  else if (iH !== 0) ok = false;
+  else {
+    const lim = bits === 32 ? 0x80000000 : 0x8000;
+    ok = iL >>> 0 < lim || (aS !== 0 && iL >>> 0 === lim);
+  }
+  if (!ok) return intIndefinite(bits);
+  if (iInexact) R.flags |= SW_PE;
+  if (iUp) R.flags |= SW_C1;
+  if (aS) {
+    intLo = -iL | 0;
+    intHi = (~iH + (intLo === 0 ? 1 : 0)) | 0;
+  } else {
+    intLo = iL;
+    intHi = iH;
+  }
+  if (bits === 16) intLo &= 0xffff;
+}
+
+function intIndefinite(bits: number): void {
+  R.flags |= SW_IE;
+  intLo = bits === 16 ? 0x8000 : bits === 32 ? 0x80000000 | 0 : 0;
+  intHi = bits === 64 ? 0x80000000 | 0 : 0;
+}
+
+// ---------------------------------------------------------------- memory formats
+
+/** Set by fromF32/fromF64 when the source was a denormal of its format. */
+export let loadDen = false;
+
+/** Single precision bits → extended (exact; SNaNs stay signalling). */
+export function fromF32(v: number): void {
+  const sign = v >>> 31;
+  const e = (v >>> 23) & 0xff;
+  const f = v & 0x7fffff;
+  loadDen = false;
+  if (e === 0xff) {
+    R.se = (sign << 15) | 0x7fff;
+    R.hi = 0x80000000 | (f << 8);
+    R.lo = 0;
+  } else if (e === 0) {
+    if (f === 0) return setZero(sign);
+    loadDen = true;
+    const s = Math.clz32(f) - 8; // shift to put the top bit at bit 23
+    R.se = (sign << 15) | (BIAS - 126 - s);
+    R.hi = (f << (8 + s)) | 0;
+    R.lo = 0;
+  } else {
+    R.se = (sign << 15) | (e - 127 + BIAS);
+    R.hi = 0x80000000 | (f << 8);
+    R.lo = 0;
+  }
+}
+
+/** Double precision bits (lo, hi) → extended. */
+export function fromF64(lo: number, hi: number): void {
+  const sign = hi >>> 31;
+  const e = (hi >>> 20) & 0x7ff;
+  const fh = hi & 0xfffff;
+  loadDen = false;
+  if (e === 0x7ff) {
+    R.se = (sign << 15) | 0x7fff;
+    R.hi = 0x80000000 | (fh << 11) | (lo >>> 21);
+    R.lo = lo << 11;
+  } else if (e === 0) {
+    if ((fh | lo) === 0) return setZero(sign);
+    loadDen = true;
+    // value = f · 2^-1074; normalising the 64-bit (fh, lo) to bit 63 shifts it left by n.
+    const n = normalize96(fh, lo, 0);
+    R.se = (sign << 15) | (BIAS - 1074 + 63 - n);
+    R.hi = sH;
+    R.lo = sL;
+  } else {
+    R.se = (sign << 15) | (e - 1023 + BIAS);
+    R.hi = 0x80000000 | (fh << 11) | (lo >>> 21);
+    R.lo = lo << 11;
+  }
+}
+
+/** Output of toF32/toF64: the bits (f64: lo in memLo, hi in memHi). */
+export let memLo = 0, memHi = 0;
+
+/**
+ * Extended → single/double (bits 32 or 64) rounded by rc; flags in R.flags
+ * (IE for SNaN/unsupported, OE/UE/PE, C1). roundTrap: nothing may be stored
+ * (unmasked overflow/underflow).
+ */
+export function toFloat(aSe: number, aHi: number, aLo: number, bits: number, cw: number): void {
+  R.flags = 0;
+  roundTrap = false;
+  const ca = classify(aSe, aHi, aLo);
+  const sign = (aSe >>> 15) & 1;
+  const dbl = bits === 64;
+  switch (ca) {
+    case C_ZERO:
+      memLo = dbl ? 0 : sign << 31;
+      memHi = dbl ? sign << 31 : 0;
+      return;
+    case C_INF:
+      memLo = dbl ? 0 : (sign << 31) | 0x7f800000;
+      memHi = dbl ? (sign << 31) | 0x7ff00000 : 0;
+      return;
+    case C_UNSUP:
+      R.flags |= SW_IE;
+      memLo = dbl ? 0 : 0xffc00000 | 0;
+      memHi = dbl ? 0xfff80000 | 0 : 0;
+      return;
+    case C_SNAN: case C_QNAN: {
+      if (ca === C_SNAN) R.flags |= SW_IE;
+      if (dbl) {
+        memHi = (sign << 31) | 0x7ff80000 | ((aHi >>> 11) & 0x7ffff);
+        memLo = (aHi << 21) | (aLo >>> 11);
+      } else {
+        memLo = (sign << 31) | 0x7fc00000 | ((aHi >>> 8) & 0x3fffff);
+        memHi = 0;
+      }
+      return;
+    }
+  }
+  unpackA(aSe, aHi, aLo);
+  const rc = (cw >>> 10) & 3;
+  if (dbl) roundGen(sign, aE, aH, aL, 0, 53, BIAS - 1022, BIAS + 1023, rc, cw, false);
+  else roundGen(sign, aE, aH, aL, 0, 24, BIAS - 126, BIAS + 127, rc, cw, false);
+  if (roundTrap) return;
+  const normal = oH < 0;
+  if (dbl) {
+    const ef = oE === 0x7fff ? 0x7ff : normal ? oE - BIAS + 1023 : 0;
+    memHi = (sign << 31) | (ef << 20) | ((oH >>> 11) & 0xfffff);
+    memLo = (oH << 21) | (oL >>> 11);
+  } else {
+    const ef = oE === 0x7fff ? 0xff : normal ? oE - BIAS + 127 : 0;
+    memLo = (sign << 31) | (ef << 23) | ((oH >>> 8) & 0x7fffff);
+    memHi = 0;
+  }
+}
+
+// ---------------------------------------------------------------- remainder, scale, extract
+
+/** Quotient bits of the last fprem (Q2, Q1, Q0) and whether it was partial (C2). */
+export let remQ = 0, remPartial = false;
+
+/**
+ * FPREM (round = false: quotient truncated) / FPREM1 (round = true: quotient
+ * rounded to nearest) of a by b. Exact. When the exponent difference is 64
+ * or more, a partial remainder is computed (C2 = 1).
+ */
+export function fprem(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, round: boolean, cw: number): void {
+  R.flags = 0;
+  remQ = 0;
+  remPartial = false;
+  const ca = classify(aSe, aHi, aLo);
+  const cb = classify(bSe, bHi, bLo);
+  if (ca === C_UNSUP || cb === C_UNSUP) return invalid();
+  if (ca >= C_QNAN || cb >= C_QNAN) return propagateNaN(ca, aSe, aHi, aLo, cb, bSe, bHi, bLo);
+  if (ca === C_INF || cb === C_ZERO) return invalid();
+  if (ca === C_DEN || cb === C_DEN) R.flags |= SW_DE;
+  if (ca === C_ZERO || cb === C_INF) {
+    R.se = aSe; R.hi = aHi; R.lo = aLo;
+    if (ca === C_DEN && aHi < 0) R.se = aSe | 1; // a pseudo-denormal comes back normalised
+    return;
+  }
+  unpackA(aSe, aHi, aLo);
+  unpackB(bSe, bHi, bLo);
+  const sign = aS;
+  let d = aE - bE;
+  if (d < 0) {
+    // |a| < |b|·(1/2): quotient 0 (for fprem1, only if |a| <= |b|/2).
+    if (!round || d < -1) return roundExt(sign, aE, aH, aL, 0, 64, RC_NEAR, cw);
+  }
+  let partial = false;
+  let qExp = 0; // the quotient is scaled by 2^qExp (partial reduction)
+  if (d >= 64) {
+    partial = true;
+    const n = 32 + (d % 32);
+    qExp = d - n;
+    d = n;
+  }
+  // Quotient Q = trunc(A·2^d / B) for d >= 0; remainder Rm = A·2^d - Q·B (exact, < B).
+  let rh: number, rl: number, rx: number, q0: number, q1: number, q2: number;
+  let qOdd = 0, rEq = 0;
+  if (d >= 0) {
+    // Numerator A·2^d: 64 + d bits (d < 64): as digits, A shifted left by d.
+    const u = DU;
+    for (let k = 0; k < 12; k++) u[k] = 0;
+    shiftIntoDigits(aH, aL, d);
+    putWord(DV, 0, bL);
+    putWord(DV, 2, bH);
+    divDigits(4, 4);
+    rh = getWord(DU, 2);
+    rl = getWord(DU, 0);
+    rx = 0;
+    q0 = getWord(DQ, 0);
+    q1 = getWord(DQ, 2);
+    q2 = DQ[4]!;
+  } else {
+    // d = -1 (fprem1 only): quotient 0, remainder a.
+    rh = aH; rl = aL; rx = 0; q0 = 0; q1 = 0; q2 = 0;
+  }
+  let rs = sign;
+  let rE = bE + qExp; // remainder exponent: the scale of B (times 2^qExp for a partial remainder)
+  if (d < 0) rE = aE;
+  if (round && !partial) {
+    // Round the quotient to nearest: compare 2·Rm with B (Rm at B's scale; when d = -1, Rm = A at half B's scale).
+    let c: number;
+    if (d < 0) {
+      // 2·A vs B with A = (aH, aL)·2^(aE), B = (bH, bL)·2^(bE), aE = bE - 1: compare A and B significands.
+      c = cmp64(aH, aL, bH, bL);
+    } else {
+      // 2·(rh, rl) vs (bH, bL)
+      if (rh < 0) c = 1;
+      else c = cmp64((rh << 1) | (rl >>> 31), rl << 1, bH, bL);
+    }
+    qOdd = q0 & 1;
+    if (c > 0 || (c === 0 && qOdd)) {
+      // Q += 1; Rm = B - Rm (sign flips)
+      if (d < 0) {
+        // B - A/2 in B's scale: (bH, bL) - (aH, aL) >> 1
+        shiftRightJam(aH, aL, 0, 1);
+        const x = (0 - sX) | 0;
+        let borrow = sX !== 0 ? 1 : 0;
+        const ld = (bL >>> 0) - (sL >>> 0) - borrow;
+        borrow = ld < 0 ? 1 : 0;
+        rl = ld | 0;
+        rh = ((bH >>> 0) - (sH >>> 0) - borrow) | 0;
+        rx = x;
+        rE = bE;
+      } else {
+        const ld = (bL >>> 0) - (rl >>> 0);
+        const borrow = ld < 0 ? 1 : 0;
+        rl = ld | 0;
+        rh = ((bH >>> 0) - (rh >>> 0) - borrow) | 0;
+      }
+      rs ^= 1;
+      const t = (q0 >>> 0) + 1;
+      q0 = t | 0;
+      if (t > 0xffffffff) q1 = (q1 + 1) | 0;
+    }
+    rEq = c;
+  }
+  void rEq;
+  void q2;
+  remQ = q0 & 7;
+  remPartial = partial;
+  if ((rh | rl | rx) === 0) {
+    // Exact zero remainder: sign of the dividend.
+    return setZero(sign);
+  }
+  const n = normalize96(rh, rl, rx);
+  // (rh, rl) is at B's scale: bit 63 ↔ exponent rE. After normalising by n bits, exponent rE - n.
+  roundExt(rs, rE - n, sH, sL, sX, 64, RC_NEAR, cw);
+}
+
+function cmp64(ah: number, al: number, bh: number, bl: number): number {
+  if (ah !== bh) return ah >>> 0 > bh >>> 0 ? 1 : -1;
+  if (al !== bl) return al >>> 0 > bl >>> 0 ? 1 : -1;
+  return 0;
+}
+
+/** DU[0..7] = (h, l) << d (d < 64) as 16-bit digits (128 bits). */
+function shiftIntoDigits(h: number, l: number, d: number): void {
+  let w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+  if (d === 0) {
+    w0 = l; w1 = h;
+  } else if (d < 32) {
+    w0 = l << d;
+    w1 = (h << d) | (l >>> (32 - d));
+    w2 = h >>> (32 - d);
+  } else if (d === 32) {
+    w1 = l; w2 = h;
+  } else {
+    const m = d - 32;
+    w1 = l << m;
+    w2 = (h << m) | (l >>> (32 - m));
+    w3 = h >>> (32 - m);
+  }
+  putWord(DU, 0, w0);
+  putWord(DU, 2, w1);
+  putWord(DU, 4, w2);
+  putWord(DU, 6, w3);
+}
+
+/**
+ * FSCALE: a · 2^trunc(b). Exact unless the result leaves the normal range
+ * (then rounded by rc at 64 bits, with the usual overflow/underflow responses).
+ */
+export function fscale(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, cw: number): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  const cb = classify(bSe, bHi, bLo);
+  if (ca === C_UNSUP || cb === C_UNSUP) return invalid();
+  if (ca >= C_QNAN || cb >= C_QNAN) return propagateNaN(ca, aSe, aHi, aLo, cb, bSe, bHi, bLo);
+  const sa = (aSe >>> 15) & 1;
+  const sb = (bSe >>> 15) & 1;
+  if (cb === C_INF) {
+    if (sb === 0) {
+      if (ca === C_ZERO) return invalid();
+      if (ca === C_DEN) R.flags |= SW_DE;
+      return setInf(sa);
+    }
+    if (ca === C_INF) return invalid();
+    if (ca === C_DEN) R.flags |= SW_DE;
+    return setZero(sa);
+  }
+  if (ca === C_DEN || cb === C_DEN) R.flags |= SW_DE;
+  if (ca === C_ZERO || ca === C_INF) {
+    R.se = aSe; R.hi = aHi; R.lo = aLo;
+    return;
+  }
+  // n = trunc(b), clamped far outside the exponent range.
+  let n = 0;
+  if (cb !== C_ZERO) {
+    unpackB(bSe, bHi, bLo);
+    const E = bE - BIAS;
+    if (E >= 0) {
+      if (E >= 20) n = 1 << 20;
+      else n = (bH >>> (31 - E));
+      if (sb) n = -n;
+    }
+  }
+  unpackA(aSe, aHi, aLo);
+  roundExt(sa, aE + n, aH, aL, 0, 64, (cw >>> 10) & 3, cw);
+}
+
+/** Output of fxtract: the exponent part goes in R, the significand part here. */
+export let xSe = 0, xHi = 0, xLo = 0;
+
+/** FXTRACT: R = exponent (unbiased, as a float), (xSe, xHi, xLo) = significand with exponent 0. */
+export function fxtract(aSe: number, aHi: number, aLo: number, _cw: number): void {
+  R.flags = 0;
+  const ca = classify(aSe, aHi, aLo);
+  switch (ca) {
+    case C_UNSUP:
+      invalid();
+      xSe = R.se; xHi = R.hi; xLo = R.lo;
+      return;
+    case C_QNAN: case C_SNAN:
+      propagateNaN(ca, aSe, aHi, aLo, C_ZERO, 0, 0, 0);
+      xSe = R.se; xHi = R.hi; xLo = R.lo;
+      return;
+    case C_ZERO:
+      R.flags |= SW_ZE;
+      setInf(1);
+      xSe = aSe; xHi = 0; xLo = 0;
+      return;
+    case C_INF:
+      setInf(0);
+      xSe = aSe; xHi = aHi; xLo = aLo;
+      return;
+  }
+  if (ca === C_DEN) R.flags |= SW_DE;
+  unpackA(aSe, aHi, aLo);
+  xSe = (aS << 15) | BIAS;
+  xHi = aH;
+  xLo = aL;
+  const E = aE - BIAS;
+  if (E === 0) return setZero(0);
+  fromInt64(E, E >> 31);
+}
+
+// ---------------------------------------------------------------- doubles (transcendental helpers)
+
+/** Extended → JS double, rounded to nearest (NaN payloads dropped). */
+export function toDouble(se: number, hi: number, lo: number): number {
+  const ca = classify(se, hi, lo);
+  const sign = se & 0x8000 ? -1 : 1;
+  switch (ca) {
+    case C_ZERO: return sign * 0;
+    case C_INF: return sign * Infinity;
+    case C_QNAN: case C_SNAN: case C_UNSUP: return NaN;
+  }
+  normalize(se, hi, lo);
+  // Round the 64-bit significand to 53 bits, nearest-even.
+  R.flags = 0;
+  roundSig(nH, nL, 0, 53, RC_NEAR, 0);
+  let e = nE;
+  let h = rH, l = rL;
+  if (rCarry) e++;
+  const m = (h >>> 0) * 2097152 + (l >>> 11); // top 53 bits as an integer
+  const k = e - BIAS - 52;
+  if (k < -1000) return sign * m * Math.pow(2, k + 200) * Math.pow(2, -200);
+  if (k > 1000) return sign * m * Math.pow(2, k - 200) * Math.pow(2, 200);
+  return sign * m * Math.pow(2, k);
+}
+
+/** JS double → extended in R (exact). */
+const F64 = new Float64Array(1);
+const F64I = new Int32Array(F64.buffer);
+export function fromDouble(v: number): void {
+  F64[0] = v;
+  fromF64(F64I[0]!, F64I[1]!);
+}
+
+/** Normalised significand of the last exponentOf() call. */
+export let normHi = 0, normLo = 0;
+
+/** Unbiased exponent of a finite non-zero packed value (normalised; significand in normHi/normLo). */
+export function exponentOf(se: number, hi: number, lo: number): number {
+  normalize(se, hi, lo);
+  normHi = nH;
+  normLo = nL;
+  return nE - BIAS;
+}
