@@ -13,6 +13,7 @@ import {
 import { F_EFLAGS, LF_A, LF_AH, LF_AUX, LF_B, LF_BH, LF_LEN, LF_OP, LF_RES, LF_RESH, lazyCF, lazyFlags } from './flags.ts';
 import { Insn, type Block } from './insn.ts';
 import { decodeBlock } from './decoder.ts';
+import { compileBlock, COMPILE_THRESHOLD } from './threaded.ts';
 import { X87 } from './x87-state.ts';
 
 import { CPU_FAULT, SEG_FS } from './state.ts';
@@ -630,15 +631,21 @@ export class Cpu {
       const insns = b.insns;
       const n = insns.length;
       let k = 0;
+      const fn = b.fn;
       try {
-        for (; k < n; k++) {
-          const i = insns[k]!;
-          i.exec(this, i);
-          // A store into this block's own page invalidated it: stop after this instruction.
-          if (!b.valid) break;
+        if (fn !== null) k = fn(this);
+        else {
+          if (++b.hits === COMPILE_THRESHOLD && b.cacheable) b.fn = compileBlock(b);
+          for (; k < n; k++) {
+            const i = insns[k]!;
+            i.exec(this, i);
+            // A store into this block's own page invalidated it: stop after this instruction.
+            if (!b.valid) break;
+          }
         }
       } catch (e) {
         if (e !== CPU_FAULT) throw e;
+        if (fn !== null) k = this.faultIndex;
         const i = insns[k]!;
         this.icount += k;
         // Faults restart the instruction; a trap handler has already set RIP past it.
@@ -676,6 +683,9 @@ export class Cpu {
     }
     return Exit.Budget;
   }
+
+  /** Index of the faulting instruction within a compiled block (see threaded.ts). */
+  faultIndex = 0;
 
   /** Set by trap-type exceptions (int3, into, #DB traps) which report RIP after the instruction. */
   excTrap = false;

@@ -379,6 +379,8 @@ export function decodeBlock(c: Cpu, lo: number, hi: number, ramOff: number, max 
     endsWithControl,
     cacheable,
     page2: f.crossed ? f.page2 : -1,
+    hits: 0,
+    fn: null,
     valid: true,
     next1: null,
     gen1: -1,

@@ -69,6 +69,9 @@ export interface Block {
   endsWithControl: boolean;
   /** False for blocks that must not be cached (an instruction crossing into another page). */
   cacheable: boolean;
+  /** Executions so far, and the compiled form once hot (threaded.ts). */
+  hits: number;
+  fn: ((c: Cpu) => number) | null;
   /** RAM page of the second page for a block whose one instruction straddles a page end, else -1. */
   page2: number;
   valid: boolean;
