@@ -13,7 +13,7 @@ import {
 import { F_EFLAGS, LF_A, LF_AH, LF_AUX, LF_B, LF_BH, LF_LEN, LF_OP, LF_RES, LF_RESH, lazyCF, lazyFlags } from './flags.ts';
 import { Insn, type Block } from './insn.ts';
 import { decodeBlock } from './decoder.ts';
-import { compileBlock, COMPILE_THRESHOLD } from './threaded.ts';
+import { compileBlock, compileConfig } from './threaded.ts';
 import { X87 } from './x87-state.ts';
 
 import { CPU_FAULT, SEG_FS } from './state.ts';
@@ -635,7 +635,7 @@ export class Cpu {
       try {
         if (fn !== null) k = fn(this);
         else {
-          if (++b.hits === COMPILE_THRESHOLD && b.cacheable) b.fn = compileBlock(b);
+          if (++b.hits === compileConfig.threshold && b.cacheable) b.fn = compileBlock(b);
           for (; k < n; k++) {
             const i = insns[k]!;
             i.exec(this, i);

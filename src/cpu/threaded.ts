@@ -16,8 +16,13 @@ import type { Block } from './insn.ts';
 
 export type CompiledBlock = (c: Cpu) => number;
 
-/** Executions after which a block is compiled (XENJS_NO_COMPILE=1 keeps everything interpreted). */
-export const COMPILE_THRESHOLD = typeof process !== 'undefined' && process.env.XENJS_NO_COMPILE ? -1 : 24;
+/**
+ * Executions after which a block is compiled. XENJS_NO_COMPILE=1 keeps everything
+ * interpreted; tests set `compileConfig.threshold = 1` to compile every block at once.
+ */
+export const compileConfig = {
+  threshold: typeof process !== 'undefined' && process.env.XENJS_NO_COMPILE ? -1 : 24,
+};
 
 export function compileBlock(b: Block): CompiledBlock {
   const n = b.insns.length;
