@@ -895,13 +895,7 @@ export function edgeState(k: number, data: Uint8Array): MachineState {
  * The ids key KNOWN_BUG_SIGNATURES.
  */
 export const KNOWN_BUGS: Record<string, string> = {
-  rcx53: 'string instructions keep RCX as a double: counts above 2^53 lose precision (string.ts count/setCount)',
-  bt32: 'bt/bts/btr/btc m, r with a 67 prefix do not truncate the bit-string address to 32 bits (bits.ts btReg)',
-  enterCanonical: 'enter with level > 1 reads [RBP - 8k] without a canonical check (#PF instead of #SS) (stack.ts)',
   enterProbe: 'enter does not check that the new stack top [RSP - frame] is writable; the host (AMD) raises #PF(W) there (stack.ts; the SDM does not describe this probe)',
-  movSsNull: 'mov ss with a null selector at CPL 3 must raise #GP(0) (mov.ts loadSegment)',
-  cx16Order: 'cmpxchg16b with a misaligned, non-canonical RBP/RSP-based address: the host raises #GP (alignment) before #SS (canonical); the emulator #SS (alu.ts cmpxchgWide checks alignment after c.ea())',
-  prefetchw: 'the register form of 0F 0D (prefetch group) is #UD on the host (AMD); the emulator treats it as a NOP (mov.ts)',
 };
 
 type Outcome = NativeModule.Outcome;
@@ -926,23 +920,7 @@ const faultInsn = (code: Uint8Array, n: Outcome) => (n.kind === 'fault' ? insnAt
 
 /** Signatures of the known bugs: does a difference look like bug `id`? */
 export const KNOWN_BUG_SIGNATURES: Record<string, (code: Uint8Array, n: Outcome, e: Outcome, diff: string[]) => boolean> = {
-  rcx53: (code, n, e, diff) =>
-    n.kind === e.kind && identify(code).some((i) => STRING.has(i.name)) && diff.every((l) => /^(at the fault: )?(rcx|rsi|rdi|rflags|data)/.test(l)),
-  bt32: (code, n, e) => {
-    const i = faultInsn(code, n);
-    return !!i && /^bt[src]?$/.test(i.name) && hasPrefix(i.bytes, 0x67) && e.kind === 'fault';
-  },
-  enterCanonical: (code, n, e) => n.kind === 'fault' && n.vector === 12 && e.kind === 'fault' && e.vector === 14 && faultInsn(code, n)?.name === 'enter',
   enterProbe: (code, n) => n.kind === 'fault' && n.vector === 14 && faultInsn(code, n)?.name === 'enter',
-  movSsNull: (code, n, e) => {
-    const i = faultInsn(code, n);
-    return !!i && n.kind === 'fault' && n.vector === 13 && i.spec !== undefined && i.spec.op === 0x8e && i.spec.map === MAP_1B && (e.kind === 'ok' || e.rip !== n.rip);
-  },
-  cx16Order: (code, n, e) => n.kind === 'fault' && n.vector === 13 && e.kind === 'fault' && e.vector === 12 && faultInsn(code, n)?.name === 'cmpxchg8b',
-  prefetchw: (code, n, e) => {
-    const i = faultInsn(code, n);
-    return !!i && n.kind === 'fault' && n.vector === 6 && i.spec?.map === MAP_0F && i.spec.op === 0x0d && (e.kind === 'ok' || e.rip !== n.rip);
-  },
 };
 
 /** The known bug a difference matches, if any. */

@@ -8,6 +8,7 @@ import { F_ADC, F_ADD, F_DEC, F_INC, F_LOGIC, F_SBB, F_SUB } from '../flags.ts';
 import { def, MAP_0F, MAP_1B } from '../table.ts';
 import { AF, GP, RAX, RBX, RCX, RDX, ZF } from '../state.ts';
 import { mask, readE, readMem, rmwRead, rmwWrite, sizeIdx } from './operand.ts';
+import { leaAddress } from './mov.ts';
 
 export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
 const NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
@@ -445,10 +446,11 @@ def({ name: 'cmpxchg', map: MAP_0F, op: 0xb1, modrm: true, size: 'v', make: cmpx
 
 /** cmpxchg8b / cmpxchg16b m64/m128 (0F C7 /1). */
 function cmpxchgWide(c: Cpu, i: Insn): void {
+  // cmpxchg16b checks 16-byte alignment before the address's canonical form.
+  if (i.opSize === 8 && leaAddress(c, i) & 15) throw c.fault(GP, 0);
   const a = c.ea(i), ah = c.eaHi;
   const r = c.r;
   if (i.opSize === 8) {
-    if (a & 15) throw c.fault(GP, 0);
     const x0 = rmwRead(c, 8, a, ah), x1 = c.hi;
     const hiOff = c.rmwOff;
     const y0 = c.read32((a + 8) | 0, ah), y1 = c.read32((a + 12) | 0, ah); // same page: 16-byte aligned

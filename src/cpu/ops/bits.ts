@@ -62,7 +62,8 @@ function btReg(op: number) {
     const a = c.ea(i), ah = c.eaHi;
     const s = (a >>> 0) + (uL >>> 0);
     const addrLo = s | 0;
-    const addrHi = (ah + uH + (s > 0xffffffff ? 1 : 0)) | 0;
+    // With a 32-bit address size the bit-string address wraps at 4 GiB.
+    const addrHi = i.addrSize === 4 ? 0 : (ah + uH + (s > 0xffffffff ? 1 : 0)) | 0;
     c.checkCanonical(addrHi);
     if (op === BT) {
       const lo = size === 8 ? c.read64(addrLo, addrHi) : size === 4 ? c.read32(addrLo, addrHi) : c.read16(addrLo, addrHi);

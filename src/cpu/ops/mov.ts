@@ -204,7 +204,7 @@ def({
 def({ name: 'lea', map: MAP_1B, op: 0x8d, mod: 'reg', modrm: true, size: 'v', exec: (c) => { throw c.fault(UD); } });
 
 /** lea computes without the canonical check (it is not a memory access). */
-function leaAddress(c: Cpu, i: Insn): number {
+export function leaAddress(c: Cpu, i: Insn): number {
   const r = c.r;
   let lo = i.dispLo, hi = i.dispHi;
   if (i.base >= 0) {
@@ -388,7 +388,8 @@ def({ name: 'nop', map: MAP_0F, op: 0x1f, modrm: true, size: 'v', exec: () => {}
 for (let op = 0x18; op <= 0x1e; op++) {
   def({ name: op === 0x18 ? 'prefetch' : 'nop', map: MAP_0F, op, modrm: true, size: 'v', exec: () => {} });
 }
-def({ name: 'prefetchw', map: MAP_0F, op: 0x0d, modrm: true, size: 'v', exec: () => {} });
+def({ name: 'prefetchw', map: MAP_0F, op: 0x0d, mod: 'mem', modrm: true, size: 'v', exec: () => {} });
+def({ name: 'prefetchw', map: MAP_0F, op: 0x0d, mod: 'reg', modrm: true, size: 'v', exec: (c) => { throw c.fault(UD); } });
 
 // ---- segment registers: mov Sreg. In 64-bit mode only FS/GS selectors matter for
 // addressing; loading them here sets the base to 0 (a flat GDT), as Linux expects
@@ -423,6 +424,8 @@ def({
 /** Load a data segment selector in 64-bit mode. The CPU has no descriptor tables: null and flat selectors only. */
 export function loadSegment(c: Cpu, seg: number, v: number): void {
   if (seg === 2 && (v & 3) !== c.cpl && (v & ~3) !== 0) throw c.fault(GP, v & 0xfffc);
+  // A null SS is allowed in 64-bit mode only below CPL 3.
+  if (seg === 2 && (v & ~3) === 0 && c.cpl === 3) throw c.fault(GP, 0);
   c.sel[seg] = v;
   if (seg === SEG_FS || seg === SEG_GS) {
     c.segBase[2 * seg] = 0;

@@ -41,6 +41,9 @@ export class Lanes {
   readonly u16 = new Uint16Array(this.buf);
   readonly i8 = new Int8Array(this.buf);
   readonly u8 = new Uint8Array(this.buf);
+  /** Float views: for producing values only (reading a NaN through them may change its bits). */
+  readonly f32 = new Float32Array(this.buf);
+  readonly f64 = new Float64Array(this.buf);
 }
 
 /** Source operand scratch (filled by the load helpers). */

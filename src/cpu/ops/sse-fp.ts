@@ -11,7 +11,7 @@ import type { Insn, Handler } from '../insn.ts';
 import { MAP_0F } from '../table.ts';
 import {
   ADD, DIV, MAX, MIN, MUL, SUB,
-  arith32, arith64, cmp32, cmp64, comi32, comi64, cvt32to64, cvt64to32,
+  arith32, arith64, cmp32, cmp64, comi32, comi64, cvt32to64, cvt64to32, f32, fast32, fast64,
   f32toI32, f32toI64, f64toI32, f64toI64, fpBegin, fpEnd, i32to32, i64to32, i64to64,
   rcp32, rhi, rsqrt32, setTruncate, sqrt32, sqrt64, b64,
 } from './sse-math.ts';
@@ -30,15 +30,20 @@ function wr4(c: Cpu, n: number): void {
 
 // ---------------------------------------------------------------- arithmetic
 
+// Each lane first tries the value fast path (normal operands, round-to-nearest);
+// it returns NaN when the bit-exact general path must decide.
+const SF32 = SRC.f32, SF64 = SRC.f64, RF32 = RES.f32, RF64 = RES.f64;
+
 const ps = (op: number): Handler => (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
   fpBegin(c);
-  const x = c.xmm, d = i.reg << 2;
-  R[0] = arith32(op, x[d]!, S[0]!);
-  R[1] = arith32(op, x[d + 1]!, S[1]!);
-  R[2] = arith32(op, x[d + 2]!, S[2]!);
-  R[3] = arith32(op, x[d + 3]!, S[3]!);
+  const x = c.xmm, xf = c.xmmF32, d = i.reg << 2;
+  for (let k = 0; k < 4; k++) {
+    const r = op < MIN ? fast32(op, xf[d + k]!, SF32[k]!) : NaN;
+    if (r === r) RF32[k] = r;
+    else R[k] = arith32(op, x[d + k]!, S[k]!);
+  }
   fpEnd(c);
   wr4(c, i.reg);
 };
@@ -47,20 +52,33 @@ const ss = (op: number): Handler => (c, i) => {
   sseCheck(c);
   const b = loadS32(c, i);
   fpBegin(c);
-  const r = arith32(op, c.xmm[i.reg << 2]!, b);
+  const d = i.reg << 2;
+  if (op < MIN) {
+    const r = fast32(op, c.xmmF32[d]!, f32(b));
+    if (r === r) {
+      fpEnd(c);
+      c.xmmF32[d] = r;
+      return;
+    }
+  }
+  const r = arith32(op, c.xmm[d]!, b);
   fpEnd(c);
-  c.xmm[i.reg << 2] = r;
+  c.xmm[d] = r;
 };
 
 const pd = (op: number): Handler => (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
   fpBegin(c);
-  const x = c.xmm, d = i.reg << 2;
-  R[0] = arith64(op, x[d]!, x[d + 1]!, S[0]!, S[1]!);
-  R[1] = rhi;
-  R[2] = arith64(op, x[d + 2]!, x[d + 3]!, S[2]!, S[3]!);
-  R[3] = rhi;
+  const x = c.xmm, xf = c.xmmF64, d = i.reg << 2;
+  for (let k = 0; k < 2; k++) {
+    const r = op < MIN ? fast64(op, xf[(d >> 1) + k]!, SF64[k]!) : NaN;
+    if (r === r) RF64[k] = r;
+    else {
+      R[2 * k] = arith64(op, x[d + 2 * k]!, x[d + 2 * k + 1]!, S[2 * k]!, S[2 * k + 1]!);
+      R[2 * k + 1] = rhi;
+    }
+  }
   fpEnd(c);
   wr4(c, i.reg);
 };
@@ -70,6 +88,14 @@ const sd = (op: number): Handler => (c, i) => {
   loadS64(c, i);
   fpBegin(c);
   const x = c.xmm, d = i.reg << 2;
+  if (op < MIN) {
+    const r = fast64(op, c.xmmF64[d >> 1]!, SF64[0]!);
+    if (r === r) {
+      fpEnd(c);
+      c.xmmF64[d >> 1] = r;
+      return;
+    }
+  }
   const lo = arith64(op, x[d]!, x[d + 1]!, S[0]!, S[1]!);
   const hi = rhi;
   fpEnd(c);

@@ -152,52 +152,45 @@ mv('movhpd', 0x17, 0x66, storeHalf(1), 'mem');
 
 // ---------------------------------------------------------------- movd / movq
 
-/** 66 (REX.W) 0F 6E: movd xmm, r/m32 / movq xmm, r/m64 (zero-extended to 128 bits). */
-sdef({
-  name: 'movd', map: MAP_0F, op: 0x6e, prefix: 0x66, modrm: true, size: 'n',
-  make: (size) => {
-    const w = size === 8;
-    return (c, i) => {
-      sseCheck(c);
-      let lo: number, hi = 0;
-      if (i.rm >= 0) {
-        lo = c.r[2 * i.rm]!;
-        if (w) hi = c.r[2 * i.rm + 1]!;
-      } else {
-        const a = c.ea(i);
-        if (w) {
-          lo = c.read64(a, c.eaHi);
-          hi = c.hi;
-        } else lo = c.read32(a, c.eaHi);
-      }
-      const x = c.xmm, d = i.reg << 2;
-      x[d] = lo;
-      x[d + 1] = hi;
-      x[d + 2] = 0;
-      x[d + 3] = 0;
-    };
-  },
-});
-/** 66 (REX.W) 0F 7E: movd r/m32, xmm / movq r/m64, xmm. */
-sdef({
-  name: 'movd', map: MAP_0F, op: 0x7e, prefix: 0x66, modrm: true, size: 'n',
-  make: (size) => {
-    const w = size === 8;
-    return (c, i) => {
-      sseCheck(c);
-      const s = i.reg << 2;
-      const lo = c.xmm[s]!, hi = w ? c.xmm[s + 1]! : 0;
-      if (i.rm >= 0) {
-        c.r[2 * i.rm] = lo;
-        c.r[2 * i.rm + 1] = hi;
-        return;
-      }
-      const a = c.ea(i);
-      if (w) c.write64(a, c.eaHi, lo, hi);
-      else c.write32(a, c.eaHi, lo);
-    };
-  },
-});
+/** 66 0F 6E: movd xmm, r/m32 / 66 REX.W 0F 6E: movq xmm, r/m64 (zero-extended to 128 bits). */
+const movdLoad = (w: boolean): Handler => (c, i) => {
+  sseCheck(c);
+  let lo: number, hi = 0;
+  if (i.rm >= 0) {
+    lo = c.r[2 * i.rm]!;
+    if (w) hi = c.r[2 * i.rm + 1]!;
+  } else {
+    const a = c.ea(i);
+    if (w) {
+      lo = c.read64(a, c.eaHi);
+      hi = c.hi;
+    } else lo = c.read32(a, c.eaHi);
+  }
+  const x = c.xmm, d = i.reg << 2;
+  x[d] = lo;
+  x[d + 1] = hi;
+  x[d + 2] = 0;
+  x[d + 3] = 0;
+};
+/** 66 0F 7E: movd r/m32, xmm / 66 REX.W 0F 7E: movq r/m64, xmm. */
+const movdStore = (w: boolean): Handler => (c, i) => {
+  sseCheck(c);
+  const s = i.reg << 2;
+  const lo = c.xmm[s]!, hi = w ? c.xmm[s + 1]! : 0;
+  if (i.rm >= 0) {
+    c.r[2 * i.rm] = lo;
+    c.r[2 * i.rm + 1] = hi;
+    return;
+  }
+  const a = c.ea(i);
+  if (w) c.write64(a, c.eaHi, lo, hi);
+  else c.write32(a, c.eaHi, lo);
+};
+for (const w of [false, true]) {
+  const name = w ? 'movq' : 'movd';
+  sdef({ name, map: MAP_0F, op: 0x6e, prefix: 0x66, rexW: w, modrm: true, size: 'n', exec: movdLoad(w) });
+  sdef({ name, map: MAP_0F, op: 0x7e, prefix: 0x66, rexW: w, modrm: true, size: 'n', exec: movdStore(w) });
+}
 /** F3 0F 7E: movq xmm, xmm/m64 (upper half zeroed). */
 mv('movq', 0x7e, 0xf3, (c, i) => {
   sseCheck(c);

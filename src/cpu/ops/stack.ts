@@ -191,6 +191,7 @@ def({
           const d = (bpL >>> 0) - size;
           bpH = d < 0 ? (bpH - 1) | 0 : bpH;
           bpL = d | 0;
+          c.checkCanonical(bpH, true);
           const v = size === 8 ? c.read64(bpL, bpH) : c.read16(bpL, bpH);
           push(c, size, v, c.hi);
         }

@@ -50,12 +50,16 @@ function count(c: Cpu, i: Insn): number {
   const r = c.r;
   return i.addrSize === 4 ? r[2 * RCX]! >>> 0 : (r[2 * RCX + 1]! >>> 0) * 4294967296 + (r[2 * RCX]! >>> 0);
 }
-function setCount(c: Cpu, i: Insn, n: number): void {
-  if (i.addrSize === 4) c.setReg32(RCX, n | 0);
-  else {
-    c.r[2 * RCX] = n | 0;
-    c.r[2 * RCX + 1] = Math.floor(n / 4294967296) | 0;
+/** RCX -= k, exactly (count() may round counts above 2^53; the register never does). */
+function decCount(c: Cpu, i: Insn, k: number): void {
+  const r = c.r;
+  if (i.addrSize === 4) {
+    c.setReg32(RCX, (r[2 * RCX]! - k) | 0);
+    return;
   }
+  const d = (r[2 * RCX]! >>> 0) - k;
+  r[2 * RCX] = d | 0;
+  if (d < 0) r[2 * RCX + 1] = (r[2 * RCX + 1]! - Math.ceil(-d / 4294967296)) | 0;
 }
 
 function done(c: Cpu, i: Insn): void {
@@ -105,7 +109,7 @@ const movs = (size: number) => (c: Cpu, i: Insn): void => {
           advance(c, i, RDI, bytes);
           n -= k;
           budget -= k;
-          setCount(c, i, n);
+          decCount(c, i, k);
           continue;
         }
       }
@@ -113,7 +117,7 @@ const movs = (size: number) => (c: Cpu, i: Insn): void => {
     movsOne(c, i, size);
     n--;
     budget--;
-    setCount(c, i, n);
+    decCount(c, i, 1);
   }
   if (n > 0) again(c, i);
   else done(c, i);
@@ -149,14 +153,14 @@ const stos = (size: number) => (c: Cpu, i: Insn): void => {
         advance(c, i, RDI, k * size);
         n -= k;
         budget -= k;
-        setCount(c, i, n);
+        decCount(c, i, k);
         continue;
       }
     }
     stosOne(c, i, size);
     n--;
     budget--;
-    setCount(c, i, n);
+    decCount(c, i, 1);
   }
   if (n > 0) again(c, i);
   else done(c, i);
@@ -174,7 +178,7 @@ const lods = (size: number) => (c: Cpu, i: Insn): void => {
     advance(c, i, RSI, size * c.dir);
     n--;
     budget--;
-    if (i.rep !== 0) setCount(c, i, n);
+    if (i.rep !== 0) decCount(c, i, 1);
   }
   if (n > 0) again(c, i);
   else done(c, i);
@@ -197,7 +201,7 @@ const cmps = (size: number) => (c: Cpu, i: Insn): void => {
     n--;
     budget--;
     if (i.rep === 0) break;
-    setCount(c, i, n);
+    decCount(c, i, 1);
     const equal = size === 8 ? a === b && ah === bh : a === b;
     if (i.rep === 1 ? !equal : equal) {
       n = 0;
@@ -220,7 +224,7 @@ const scas = (size: number) => (c: Cpu, i: Insn): void => {
     n--;
     budget--;
     if (i.rep === 0) break;
-    setCount(c, i, n);
+    decCount(c, i, 1);
     const equal = size === 8 ? acc === b && acch === bh : acc === b;
     if (i.rep === 1 ? !equal : equal) {
       n = 0;

@@ -285,65 +285,85 @@ export let roundTrap = false;
 /**
  * Round a normalised value (sign, biased exponent e of bit 63 of (h, l), extra
  * bits x) to a format with `prec` significand bits and biased-extended
- * exponent range [emin, emax]. `reg` selects the register-destination
- * response to unmasked overflow/underflow (wrap the exponent by 24576)
- * rather than the memory one (flag and store nothing: roundTrap).
- * Raises OE/UE/PE and C1 (rounded up) in R.flags.
+ * exponent range [emin, emax]; `reg` selects a register destination (else
+ * memory). Raises OE/UE/PE and C1 (rounded up) in R.flags. The responses, as
+ * measured on hardware:
+ * - masked underflow: tininess after rounding; the denormalised result, UE
+ *   only when it is inexact;
+ * - unmasked underflow, register: tininess after rounding; UE and the
+ *   result with its exponent wrapped up by 24576;
+ * - unmasked underflow, memory: only UE, nothing stored (roundTrap);
+ * - masked overflow: infinity or the largest finite value by rounding mode;
+ * - unmasked overflow, register: OE and the result wrapped down by 24576;
+ *   memory: only OE, nothing stored;
+ * - a wrapped exponent still out of range gives an infinity or a zero
+ *   whatever the rounding mode.
  */
 function roundGen(sign: number, e: number, h: number, l: number, x: number, prec: number, emin: number, emax: number, rc: number, cw: number, reg: boolean): void {
   roundTrap = false;
   if (e < emin) {
-    if (!(cw & CW_UM)) {
-      // Unmasked underflow: the exponent is wrapped (registers) or nothing is stored (memory).
-      roundSig(h, l, x, prec, rc, sign);
-      let ee = e;
-      if (rCarry) ee++;
-      R.flags |= SW_UE;
-      if (rInexact) R.flags |= SW_PE;
-      if (rUp) R.flags |= SW_C1;
-      if (!reg) {
-        roundTrap = true;
+    const um = (cw & CW_UM) === 0;
+    // Tininess after rounding: would the value rounded with an unbounded exponent still be below 2^emin?
+    roundSig(h, l, x, prec, rc, sign);
+    const tiny = !(rCarry && e === emin - 1);
+    if (tiny) {
+      if (um) {
+        R.flags |= SW_UE;
+        if (!reg) {
+          roundTrap = true;
+          return;
+        }
+        if (e + (rCarry ? 1 : 0) + 24576 >= emin) {
+          if (rInexact) R.flags |= SW_PE;
+          if (rUp) R.flags |= SW_C1;
+          oE = e + (rCarry ? 1 : 0) + 24576;
+          oH = rH;
+          oL = rL;
+          return;
+        }
+        // Still out of range after wrapping: a zero (whatever the rounding mode).
+        R.flags |= SW_PE;
+        oE = 0;
+        oH = 0;
+        oL = 0;
         return;
       }
-      oE = ee + 24576;
+      shiftRightJam(h, l, x, emin - e);
+      roundSig(sH, sL, sX, prec, rc, sign);
+      oE = emin;
       oH = rH;
       oL = rL;
+      if (rInexact) R.flags |= SW_PE | SW_UE;
+      else if (um) R.flags |= SW_UE;
+      if (rUp) R.flags |= SW_C1;
+      // A carry out of a denormal gives exactly 2^emin, which (h = 2^63 at emin) is already right.
+      if (rCarry) oH = 0x80000000 | 0;
       return;
     }
-    // Tininess after rounding: would the value rounded with an unbounded exponent still be below 2^emin?
-    let tiny = true;
-    if (e === emin - 1) {
-      roundSig(h, l, x, prec, rc, sign);
-      if (rCarry) tiny = false;
-    }
-    shiftRightJam(h, l, x, emin - e);
-    roundSig(sH, sL, sX, prec, rc, sign);
-    oE = emin;
-    oH = rH;
-    oL = rL;
-    if (rInexact) {
-      R.flags |= SW_PE;
-      if (tiny) R.flags |= SW_UE;
-    }
-    if (rUp) R.flags |= SW_C1;
-    // A carry out of a denormal gives exactly 2^emin, which (h = 2^63 at emin) is already right.
-    if (rCarry) oH = 0x80000000 | 0;
-    return;
   }
   roundSig(h, l, x, prec, rc, sign);
   if (rCarry) e++;
   if (e > emax) {
     if (!(cw & CW_OM)) {
-      R.flags |= SW_OE;
-      if (rInexact) R.flags |= SW_PE;
-      if (rUp) R.flags |= SW_C1;
       if (!reg) {
+        R.flags |= SW_OE;
         roundTrap = true;
         return;
       }
-      oE = e - 24576;
-      oH = rH;
-      oL = rL;
+      R.flags |= SW_OE;
+      if (e - 24576 <= emax) {
+        if (rInexact) R.flags |= SW_PE;
+        if (rUp) R.flags |= SW_C1;
+        oE = e - 24576;
+        oH = rH;
+        oL = rL;
+        return;
+      }
+      // Still out of range after wrapping: an infinity (whatever the rounding mode).
+      R.flags |= SW_PE | SW_C1;
+      oE = 0x7fff;
+      oH = 0x80000000 | 0;
+      oL = 0;
       return;
     }
     R.flags |= SW_OE | SW_PE;
@@ -698,7 +718,8 @@ export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
   const ad = (aH >>> 0) * 4294967296 + (aL >>> 0);
   const y = Math.sqrt(odd ? ad : 2 * ad); // in [2^31.5, 2^32.5)
   // r0 = floor(y · 2^20) · 2^(43 or 44): y·2^20 is an integer < 2^53.
-  const yi = Math.floor(y * 1048576);
+  // (clamped below 2^52 when odd so that r0 < 2^96: y can round up to exactly 2^32)
+  const yi = Math.min(Math.floor(y * 1048576), odd ? 4503599627370495 : 9007199254740991);
   const sh = odd ? 44 : 43;
   // r0 as six digits: yi << sh.
   setDigitsShifted(DV, yi, sh);
@@ -713,8 +734,8 @@ export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
     DQ[k] = s & 0xffff;
   }
   for (let k = 0; k < 6; k++) DV[k] = (DQ[k]! >>> 1) | ((DQ[k + 1]! & 1) << 15);
-  // Correct downwards while r1² > M.
-  for (;;) {
+  // Correct downwards while r1² > M (at most once or twice: r1 is within one of the root).
+  for (let guard = 0; ; guard++) {
     squareDigits6(DV, SQ2);
     let cmp = 0;
     for (let k = 11; k >= 0; k--) {
@@ -723,7 +744,7 @@ export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
         break;
       }
     }
-    if (cmp > 0) {
+    if (cmp > 0 && guard < 8) {
       decDigits(DV, 6);
       continue;
     }

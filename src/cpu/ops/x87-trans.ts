@@ -130,24 +130,75 @@ function trig(k: number, se: number, hi: number, lo: number): boolean {
     cSe = 0x3fff; cHi = 0x80000000 | 0; cLo = 0;
     return true;
   }
-  const x = split(se, hi, lo);
-  const r = resid;
-  const s = Math.sin(x), c = Math.cos(x);
+  let x: number, r: number, q = 0;
+  if (E >= 10) {
+    // Large arguments: reduce by the x87's 66-bit pi/2 like the hardware does.
+    x = reduce(se, hi, lo, E);
+    r = resid;
+    q = quadrant;
+  } else {
+    x = split(se, hi, lo);
+    r = resid;
+  }
+  let s = Math.sin(x), c = Math.cos(x);
+  // sin/cos of the exact argument (x + r) to first order
+  let sv = s + c * r, cv = c - s * r;
+  // quadrant q: (x + q·pi/2)
+  switch (q) {
+    case 1: s = sv; sv = cv; cv = -s; break;
+    case 2: sv = -sv; cv = -cv; break;
+    case 3: s = sv; sv = -cv; cv = s; break;
+  }
   switch (k) {
-    case K_SIN: fromResult(s + c * r, false); break;
-    case K_COS: fromResult(c - s * r, false); break;
+    case K_SIN: fromResult(sv, false); break;
+    case K_COS: fromResult(cv, false); break;
     case K_TAN: {
-      const t = Math.tan(x);
-      fromResult(t + (1 + t * t) * r, false);
+      if (q === 0) {
+        const t = Math.tan(x);
+        fromResult(t + (1 + t * t) * r, false);
+      } else fromResult(sv / cv, false);
       break;
     }
     default: {
-      fromResult(c - s * r, false);
+      fromResult(cv, false);
       cSe = R.se; cHi = R.hi; cLo = R.lo;
-      fromResult(s + c * r, false);
+      fromResult(sv, false);
     }
   }
   return true;
+}
+
+/** pi/2 as the x87 knows it: the 66-bit pi (0xC90FDAA22168C234 followed by binary 11), over 2. */
+const PIO2_66 = 0x3243f6a8885a308d3n; // pi · 2^64 truncated to 66 bits; pi/2 = PIO2_66 · 2^-65
+let quadrant = 0;
+
+/**
+ * Reduce |x| >= 2^10 (finite, below 2^63) by the 66-bit pi/2: returns the
+ * reduced argument as a double (residual in `resid`), the quadrant in
+ * `quadrant`. Exact integer arithmetic (BigInt: a rare path).
+ */
+function reduce(se: number, hi: number, lo: number, E: number): number {
+  const m = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  // x = m · 2^(E - 63); scale everything by 2^(65 + 64) so that pi/2 and x are integers.
+  const X = m << BigInt(E - 63 + 129);
+  const P = PIO2_66 << 64n;
+  let k = X / P;
+  let rem = X - k * P;
+  if (rem * 2n > P) {
+    k += 1n;
+    rem -= P;
+  }
+  const neg = (se & 0x8000) !== 0;
+  quadrant = Number(k & 3n);
+  if (neg) {
+    rem = -rem;
+    quadrant = (4 - quadrant) & 3;
+  }
+  // rem · 2^-129 as a double plus residual
+  const d = Number(rem);
+  const back = BigInt(d);
+  resid = Number(rem - back) * 2 ** -129;
+  return d * 2 ** -129;
 }
 
 function trigOp(name: string, ext: number, rm: number, k: number): void {
@@ -157,8 +208,8 @@ function trigOp(name: string, ext: number, rm: number, k: number): void {
     const p0 = f.top, pn = (f.top - 1) & 7;
     const pushes = k === K_TAN || k === K_SINCOS;
     if (isEmpty(f, p0)) {
-      if (!stackUnderflow(f)) return;
       f.sw &= ~SW_C2;
+      if (!stackUnderflow(f)) return;
       setIndef(f, p0);
       if (pushes) {
         f.top = pn;
@@ -167,8 +218,8 @@ function trigOp(name: string, ext: number, rm: number, k: number): void {
       return;
     }
     if (pushes && !isEmpty(f, pn)) {
-      if (!stackOverflow(f)) return;
       f.sw &= ~SW_C2;
+      if (!stackOverflow(f)) return;
       setIndef(f, p0);
       f.top = pn;
       setIndef(f, pn);
@@ -277,14 +328,14 @@ function fyl2x(ySe: number, yHi: number, yLo: number, xSe: number, xHi: number, 
   const cx = classify(xSe, xHi, xLo), cy = classify(ySe, yHi, yLo);
   if (nanOperands(cy, ySe, yHi, yLo, cx, xSe, xHi, xLo)) return;
   const xNeg = (xSe & 0x8000) !== 0, yNeg = (ySe & 0x8000) !== 0;
-  if (cx === C_DEN || cy === C_DEN) tFlags |= SW_DE;
   if (xNeg && cx !== C_ZERO) return invalidT();
   if (cx === C_ZERO) {
-    // log2(0) = -inf
+    // log2(0) = -inf; the zero divide takes precedence over a denormal y
     if (cy === C_ZERO) return invalidT();
     if (cy !== C_INF) tFlags |= SW_ZE;
     return infT(!yNeg);
   }
+  if (cx === C_DEN || cy === C_DEN) tFlags |= SW_DE;
   if (cx === C_INF) {
     if (cy === C_ZERO) return invalidT();
     return infT(yNeg);
@@ -379,7 +430,7 @@ function scaled(se: number, hi: number, lo: number, m: number): number {
   const ne = E - m;
   if (ne < -1000) {
     resid = 0;
-    return 0;
+    return se & 0x8000 ? -0 : 0;
   }
   // Rebuild with the exponent ne (normalised significand).
   return split((se & 0x8000) | (ne + BIAS), normHi, normLo);

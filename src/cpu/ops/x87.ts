@@ -133,11 +133,11 @@ function arithMem(fmt: number, ext: number) {
     lastDp(f, a, ah);
     const p = f.top;
     if (isEmpty(f, p)) {
-      if (!stackUnderflow(f)) return;
+      const masked = stackUnderflow(f);
       if (ext === 2 || ext === 3) {
-        setCC(f, 3);
-        if (ext === 3) pop(f);
-      } else setIndef(f, p);
+        setCC(f, 3); // even when unmasked
+        if (ext === 3 && masked) pop(f);
+      } else if (masked) setIndef(f, p);
       return;
     }
     if (ext === 2 || ext === 3) {
@@ -250,13 +250,12 @@ x87('ftst', 0xd9, 4, 'reg', (c, i) => {
   lastIp(f, i);
   const p = f.top;
   if (isEmpty(f, p)) {
-    if (stackUnderflow(f)) setCC(f, 3);
+    stackUnderflow(f);
+    setCC(f, 3); // even when unmasked
     return;
   }
   const r = fcompare(f.se[p]!, f.hi[p]!, f.lo[p]!, 0, 0, 0, false, false);
-  const fl = R.flags;
-  raise(f, fl);
-  if (unmaskedPre(f, fl)) return;
+  raise(f, R.flags);
   setCC(f, r);
 }, 4);
 
@@ -307,7 +306,8 @@ function fldMem(fmt: number) {
     }
     if (flags) {
       raise(f, flags);
-      if (unmaskedPre(f, flags)) return;
+      // An unmasked SNaN suppresses the load; an unmasked denormal does not (measured).
+      if (flags & SW_IE && !(f.cw & CW_IM)) return;
     } else f.sw &= ~SW_C1;
     push(f, oSe, oHi, oLo);
   };
@@ -542,7 +542,7 @@ x87('fbstp', 0xdf, 6, 'mem', (c, i) => {
     const v = (BigInt(intHi) << 32n) | BigInt(intLo >>> 0);
     const m = v < 0n ? -v : v;
     if (flags & SW_IE || m > 999999999999999999n) {
-      flags = (flags & ~0x3f) | SW_IE;
+      flags = SW_IE;
       bcdIndefinite();
     } else {
       let t = m;
@@ -710,7 +710,11 @@ function st01(name: string, rm: number, kind: number): void {
     if (kind === 0) fscale(a0, a1, a2, b0, b1, b2, f.cw);
     else fprem(a0, a1, a2, b0, b1, b2, kind === 2, f.cw);
     const fl = R.flags;
-    if (unmaskedPre(f, fl)) return raise(f, fl & (SW_IE | SW_DE | SW_ZE));
+    if (unmaskedPre(f, fl)) {
+      raise(f, fl & (SW_IE | SW_DE | SW_ZE));
+      if (kind !== 0 && fl & SW_IE) f.sw &= ~SW_C2;
+      return;
+    }
     raise(f, fl);
     if (kind !== 0) {
       // Condition codes: C2 = incomplete; C0, C3, C1 = quotient bits 2, 1, 0 (when complete).
