@@ -17,6 +17,7 @@
  *    PDCM, the 0xB topology leaf); the APIC bit is clear (PV Linux has none).
  * Out-of-range leaves return zeros (Xen follows the AMD model).
  */
+import { TSC_SHIFT, TSC_TO_SYSTEM_MUL } from './time.ts';
 
 /** Feature facts other modules consult (CR4 bits the guest may set, MSRs that exist). */
 export const PV_POLICY = {
@@ -61,14 +62,15 @@ const LAHF_LM = 1 << 0, ABM = 1 << 5, PREFETCHW = 1 << 8;
 const SYSCALL = 1 << 11, NX = 1 << 20, RDTSCP = 1 << 27, LM = 1 << 29;
 
 /**
- * Host TSC frequency in kHz, if the time code knows it (setPvTscKhz). When
- * set, leaf 0x16 reports it so Linux's early CPU-frequency estimate
- * (cpu_khz_from_cpuid) succeeds instead of polling the PIT through emulated
- * port I/O; the basic range then extends to 0x16.
+ * The TSC frequency in kHz, from the pvclock scale time.ts publishes
+ * (ns = (tsc << shift) * mul / 2^32): 1 GHz today. Leaf 0x16 reports it, so
+ * Linux's early CPU-frequency estimate (cpu_khz_from_cpuid) succeeds instead
+ * of polling PIT channel 2 through ~100,000 emulated port reads
+ * (quick_pit_calibrate). 0 would hide leaves 0xe-0x16.
  */
-let tscKhz = 0;
+let tscKhz = Math.round((1e6 * 2 ** 32) / (TSC_TO_SYSTEM_MUL * 2 ** TSC_SHIFT));
 
-/** Let CPUID leaf 0x16 report the TSC frequency (0 = unknown: leaves above 0xd are absent). */
+/** Override the TSC frequency leaf 0x16 reports (0 = unknown: the basic leaves end at 0xd). */
 export function setPvTscKhz(khz: number): void {
   tscKhz = khz > 0 ? Math.round(khz) : 0;
 }
@@ -141,7 +143,7 @@ export function pvCpuid(leaf: number, sub: number, out: Int32Array, vcpus: numbe
         out[2] = 100;
         break;
       // 3 (serial number), 5 (MONITOR), 6 (power), 8-0xa (PMU), 0xb (topology, hidden for PV),
-      // 0xc, 0xd (XSAVE, hidden), 0xe-0x15: all zero.
+      // 0xc, 0xd (XSAVE, hidden), 0xe-0x14 (SGX, RDT, PT: not offered), 0x15 (no crystal ratio): all zero.
     }
     return;
   }

@@ -49,6 +49,8 @@ export class Domain {
   isShutdown = false;
   shutdownReason = -1;
   traceHypercalls: HypercallTracer | undefined;
+  /** dom0 backends to service after every scheduling slice (console, xenstore, block, net). */
+  readonly pollers: Array<() => void> = [];
   private readonly logged = new Set<string>();
   readonly opts: DomainOptions;
 

@@ -71,6 +71,7 @@ export class Scheduler {
           if (t < earliest) earliest = t;
         }
       }
+      for (const d of live) for (const poll of d.pollers) poll();
       this.opts.onSlice?.();
       if (this.opts.maxInsns !== undefined && this.totalInsns >= this.opts.maxInsns) return;
       if (ran) {

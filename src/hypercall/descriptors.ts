@@ -11,6 +11,7 @@
 import type { Vcpu } from '../domains/vcpu.ts';
 import type { Domain } from '../domains/domain.ts';
 import { NO_RETURN, registerHypercall } from './dispatch.ts';
+import { inMulticall } from './multicall.ts';
 import {
   FLAT_KERNEL_CS64, HYPERVISOR, VGCF_FAILSAFE_DISABLES_EVENTS, VGCF_SYSCALL_DISABLES_EVENTS, XEN_EFAULT, XEN_EINVAL, XEN_ENODEV,
   XEN_ENOSYS,
@@ -168,9 +169,9 @@ function setTrapTable(v: Vcpu): number | typeof NO_RETURN {
     p += TRAP_INFO.size;
     if (n + 1 >= TRAP_TABLE_CHUNK) {
       // A continuation: re-execute the `syscall` with the rest of the table, as Xen does.
-      // Only for a direct call (RAX still names set_trap_table); inside a multicall, refuse an absurd table.
+      // Not possible inside a multicall (our multicalls run to completion): refuse an absurd table there.
       const cpu = v.cpu;
-      if (cpu.r[2 * RAX] !== HYPERVISOR.set_trap_table || cpu.r[2 * RAX + 1] !== 0) return -XEN_EINVAL;
+      if (inMulticall(v)) return -XEN_EINVAL;
       v.cpu.setReg64(7, vaLo(p), vaHi(p)); // rdi
       const lo = cpu.r[32]! >>> 0;
       cpu.r[32] = (lo - 2) | 0;
