@@ -12,7 +12,8 @@ import { CACHE, IMAGES } from './helpers/images.ts';
 export default function setup(): void {
   const log = (l: string): void => void process.stderr.write(`[test setup] ${l}\n`);
   ensureHostTools(log);
-  if (!existsSync(join(IMAGES, 'demo.cfg')) || !existsSync(join(IMAGES, 'initramfs.cpio.gz'))) buildDefaultGuest();
+  // Rebuilt every run (cached downloads make it quick) so demo.cfg names the kernel apt resolves today.
+  buildDefaultGuest();
   fetchKernel('cloud', CACHE, log);
   fetchKernel('generic', CACHE, log);
 }

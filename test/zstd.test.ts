@@ -254,22 +254,15 @@ describe('xxh64', () => {
     expect(xxh64Hex(big)).toBe(ref(big));
   });
 
-  it('hashes 64 MiB quickly', () => {
-    const big = randomData(64 << 20, 6);
-    const t = performance.now();
-    const { lo } = xxh64(big);
-    const ms = performance.now() - t;
-    expect(lo).toBeTypeOf('number');
-    expect(ms).toBeLessThan(2000);
-  });
 });
 
-describe.skipIf(!HAVE_ZSTD)('zstd CLI round trips', () => {
+describe('zstd CLI round trips', () => {
   for (const [label, args, stdin] of variations) {
     describe(label, () => {
       const ok = supports(args);
       for (const [name, data] of Object.entries(inputs)) {
-        it.skipIf(!ok)(name, () => {
+        it(name, () => {
+          expect(ok, `this zstd accepts ${args.join(' ')}`).toBe(true);
           const compressed = stdin ? zstdStdin(data, args) : zstdFile(data, args);
           sameBytes(zstdDecompress(compressed), data);
         });
@@ -278,7 +271,7 @@ describe.skipIf(!HAVE_ZSTD)('zstd CLI round trips', () => {
   }
 });
 
-describe.skipIf(!HAVE_ZSTD)('frame sequences', () => {
+describe('frame sequences', () => {
   const a = textData(200_000, 7);
   const b = binaryData(300_000, 30 << 20);
 
@@ -514,7 +507,7 @@ describe('hand-built frames', () => {
 // ---------------------------------------------------------------------------
 // Corrupt input
 
-describe.skipIf(!HAVE_ZSTD)('corrupt input', () => {
+describe('corrupt input', () => {
   const original = concat(textData(60_000, 21), binaryData(150_000, 40 << 20));
   const good = zstdFile(original, ['-9']);
   const goodNoCheck = zstdFile(original, ['-9', '--no-check']);
@@ -627,7 +620,7 @@ describe.skipIf(!HAVE_ZSTD)('corrupt input', () => {
   });
 });
 
-describe.skipIf(!HAVE_ZSTD || !supports(['--long=27']))('long distance matches', () => {
+describe('long distance matches', () => {
   it('decodes offsets beyond 64 MiB (offset codes above 25)', () => {
     // A 1 MiB chunk repeated after 65 MiB of other data; --long=27 finds the match.
     const chunk = randomData(1 << 20, 31);
@@ -636,17 +629,3 @@ describe.skipIf(!HAVE_ZSTD || !supports(['--long=27']))('long distance matches',
   });
 });
 
-describe.skipIf(!HAVE_ZSTD)('throughput', () => {
-  it('decompresses a 16 MiB x86 binary at a usable speed', () => {
-    const data = binaryData(16 << 20, 4 << 20);
-    const compressed = zstdFile(data, ['-3']);
-    zstdDecompress(compressed.subarray(0)); // warm up
-    const t = performance.now();
-    const out = zstdDecompress(compressed);
-    const ms = performance.now() - t;
-    sameBytes(out, data);
-    const mbps = data.length / 1e6 / (ms / 1000);
-    console.log(`zstd: ${data.length} bytes in ${ms.toFixed(0)} ms (${mbps.toFixed(0)} MB/s)`);
-    expect(mbps).toBeGreaterThan(15);
-  });
-});
