@@ -13,7 +13,6 @@ import { loadKernelFile } from '../domains/kernel-loader.ts';
 import { buildDomain } from '../domains/builder.ts';
 import { Scheduler } from '../domains/scheduler.ts';
 import { HypercallTrace } from '../hypercall/trace.ts';
-import { ConsoleBackend } from '../devices/console.ts';
 import { SHUTDOWN_NAMES, SHUTDOWN_crash, SHUTDOWN_poweroff } from '../domains/domain.ts';
 
 interface BootFlags {
@@ -79,13 +78,6 @@ export async function bootCommand(args: string[], out: (s: string) => void): Pro
   };
   const t0 = process.hrtime.bigint();
   const clockNs = (): number => Number(process.hrtime.bigint() - t0);
-  // console_io output and the hvc0 ring feed one console stream.
-  let console: ConsoleBackend | undefined;
-  const early: Uint8Array[] = [];
-  const toConsole = (bytes: Uint8Array): void => {
-    if (console) console.emit(bytes);
-    else early.push(bytes.slice());
-  };
   const built = buildDomain({
     id: 1,
     name: cfg.name,
@@ -95,15 +87,12 @@ export async function bootCommand(args: string[], out: (s: string) => void): Pro
     memoryMiB: cfg.memory,
     maxmemMiB: cfg.maxmem,
     vcpus: cfg.vcpus,
-    consoleOut: toConsole,
+    consoleOut,
     clockNs,
   });
   const domain = built.domain;
-  console = new ConsoleBackend(domain.memory.ram, domain.memory.offsetOfMfn(built.layout.console.mfn));
-  console.onOutput(consoleOut);
-  for (const b of early) console.emit(b);
-  const cons = console;
-  domain.pollers.push(() => cons.kick());
+  // console_io output and the hvc0 ring are one stream (src/devices/console.ts).
+  domain.console!.onOutput(consoleOut);
   const trace = flags.traceHypercalls ? new HypercallTrace((l) => void process.stderr.write(l + '\n')) : undefined;
   domain.traceHypercalls = trace;
   const sched = new Scheduler({ maxInsns: flags.maxInsns });

@@ -18,6 +18,8 @@
  * 48-bit (bits 63..48 dropped, as libxenguest's vaddr_mask does), which fit
  * a double exactly; reported VAs are canonical 64-bit bigints.
  */
+import { ConsoleBackend } from '../devices/console.ts';
+import { bindHostPort, reserveUnboundPort } from '../hypercall/evtchn.ts';
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.ts';
 import { FLAGS_FIXED, IF, RSI, RSP } from '../cpu/state.ts';
@@ -536,6 +538,21 @@ function checkNumbers(o: BuildOptions): { nrPages: number; maxPages: number } {
 // ------------------------------------------------------------------ building
 
 /** Build a 64-bit PV domain for `opts.kernel`, laid out as libxenguest would, with vCPU 0 ready to run. */
+/**
+ * dom0's console backend for the domain (what xenconsoled does): the hvc0
+ * ring at the console page, its event channel (bound to dom0 before the
+ * guest runs), and console_io output folded into the same stream.
+ */
+function connectConsole(domain: Domain, mfn: number, port: number): void {
+  reserveUnboundPort(domain, port, 0);
+  const cons = new ConsoleBackend(domain.memory.ram, domain.memory.offsetOfMfn(mfn));
+  const host = bindHostPort(domain, port, () => cons.kick());
+  if (typeof host === 'number') throw new Error(`console event channel ${port}: error ${host}`);
+  cons.setNotify(() => host.notify());
+  domain.console = cons;
+  domain.pollers.push(() => cons.kick());
+}
+
 export function buildDomain(opts: BuildOptions): BuiltDomain {
   const kernel = opts.kernel;
   checkKernel(kernel);
@@ -696,6 +713,7 @@ export function buildDomain(opts: BuildOptions): BuiltDomain {
     const out = typeof opts.verbose === 'function' ? opts.verbose : (l: string): void => void process.stderr.write(l + '\n');
     for (const l of layout.detail) out(l);
   }
+  connectConsole(domain, layout.console.mfn, consoleEvtchn);
   return { domain, layout, startInfo, l4Mfn };
 }
 

@@ -6,6 +6,7 @@
 import { DomainMemory } from '../mmu/domain-memory.ts';
 import { Vcpu } from './vcpu.ts';
 import { pvCpuid } from './cpuid-policy.ts';
+import type { ConsoleBackend } from '../devices/console.ts';
 
 /** SHUTDOWN_* reasons (xen/sched.h). */
 export const SHUTDOWN_poweroff = 0, SHUTDOWN_reboot = 1, SHUTDOWN_suspend = 2, SHUTDOWN_crash = 3, SHUTDOWN_watchdog = 4, SHUTDOWN_soft_reset = 5;
@@ -51,6 +52,8 @@ export class Domain {
   traceHypercalls: HypercallTracer | undefined;
   /** dom0 backends to service after every scheduling slice (console, xenstore, block, net). */
   readonly pollers: Array<() => void> = [];
+  /** The console backend (hvc0 ring + console_io output in one stream), once the builder connected it. */
+  console: ConsoleBackend | undefined;
   private readonly logged = new Set<string>();
   readonly opts: DomainOptions;
 
@@ -74,8 +77,10 @@ export class Domain {
     return this.opts.clockNs();
   }
 
+  /** HYPERVISOR_console_io output: into the console stream (and its subscribers). */
   writeConsole(bytes: Uint8Array): void {
-    this.opts.consoleOut(bytes);
+    if (this.console) this.console.emit(bytes);
+    else this.opts.consoleOut(bytes);
   }
 
   log(line: string): void {

@@ -8,6 +8,8 @@ import type { Domain } from './domain.ts';
 import { VcpuStop, type Vcpu } from './vcpu.ts';
 import { fireTimer } from './timers.ts';
 import { updateVcpuTime, updateWallclock } from './time.ts';
+import { pollDeadline, servicePollTimeout, setVcpuWakeHook } from '../hypercall/evtchn.ts';
+import { serviceWatchdogs, watchdogDeadline } from '../hypercall/sched.ts';
 
 export interface SchedulerOptions {
   /** Guest instructions per vCPU slice. */
@@ -23,7 +25,10 @@ export class Scheduler {
   private stopped = false;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly opts: SchedulerOptions = {}) {}
+  constructor(private readonly opts: SchedulerOptions = {}) {
+    // An event for a blocked vCPU (a backend notification, a timer) ends a host sleep.
+    setVcpuWakeHook(() => this.kick());
+  }
 
   add(d: Domain): void {
     this.domains.push(d);
@@ -96,6 +101,8 @@ export class Scheduler {
 
   private fireDueTimers(v: Vcpu): void {
     const now = v.domain.nowNs();
+    servicePollTimeout(v, now);
+    if (v.id === 0) serviceWatchdogs(v.domain, now);
     if (v.timerDeadline >= 0 && now >= v.timerDeadline) {
       v.timerDeadline = -1;
       fireTimer(v);
@@ -111,6 +118,10 @@ function nextDeadline(v: Vcpu): number {
   let t = Infinity;
   if (v.timerDeadline >= 0) t = v.timerDeadline;
   if (v.periodicPeriod > 0 && v.periodicNext < t) t = v.periodicNext;
+  const p = pollDeadline(v);
+  if (p >= 0 && p < t) t = p;
+  const w = v.id === 0 ? watchdogDeadline(v.domain) : -1;
+  if (w >= 0 && w < t) t = w;
   return t;
 }
 

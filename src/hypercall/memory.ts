@@ -17,11 +17,13 @@
  * populating beyond nr_pages fails the way Xen fails when it runs out of
  * memory (the count of extents done stops short).
  *
- * XENMEM_memory_map returns -ENOSYS, as real Xen does for a PV domU that
- * libxl gave no e820 (e820_host unset): Linux then builds one RAM entry of
- * nr_pages + 8 MiB and reserves the ISA hole, which is exactly the map in
- * the real-Xen boot log. A toolstack may set an explicit map with
- * setMemoryMap (XENMEM_set_memory_map's effect).
+ * XENMEM_memory_map returns what libxl gives every PV domU
+ * (libxl__arch_domain_create → xc_domain_set_memmap_limit): one E820 RAM
+ * entry [0, maxmem) — here [0, maxPages * 4096). Linux then reserves the
+ * ISA hole itself, which is exactly the map in the real-Xen boot log (with
+ * -ENOSYS, Linux would add 8 MiB of "slack" RAM the log does not show).
+ * A toolstack may set another map with setMemoryMap (XENMEM_set_memory_map's
+ * effect, e.g. for e820_host).
  */
 import type { Domain } from '../domains/domain.ts';
 import type { Vcpu } from '../domains/vcpu.ts';
@@ -170,9 +172,18 @@ function stateOf(d: Domain): MemState {
   return s;
 }
 
-/** Give the domain a memory map (what libxl does with XENMEM_set_memory_map when e820_host is set). */
+/**
+ * Give the domain a memory map (XENMEM_set_memory_map). `undefined` restores
+ * libxl's default for PV, one RAM entry [0, maxmem); an empty list makes
+ * XENMEM_memory_map fail with -ENOSYS, as for a domain nobody gave a map.
+ */
 export function setMemoryMap(d: Domain, entries: E820Entry[] | undefined): void {
   stateOf(d).e820 = entries?.map((e) => ({ ...e }));
+}
+
+/** The map XENMEM_memory_map returns. */
+export function memoryMap(d: Domain): E820Entry[] {
+  return stateOf(d).e820 ?? [{ addr: 0, size: d.maxPages * PAGE_SIZE, type: E820_RAM }];
 }
 
 /** Pages the domain holds now (Xen's domain_tot_pages). */
@@ -291,8 +302,8 @@ function memoryOp(v: Vcpu): number {
     case XENMEM.memory_map: {
       const nr = v.mem.u32(arg + XEN_MEMORY_MAP.nr_entries);
       const buffer = readPointer(v, arg + XEN_MEMORY_MAP.buffer, PARTS);
-      const map = stateOf(d).e820;
-      if (!map || map.length === 0) return -XEN_ENOSYS; // "backwards compatibility": no map set
+      const map = memoryMap(d);
+      if (map.length === 0) return -XEN_ENOSYS; // "backwards compatibility": no map set
       const n = Math.min(nr, map.length);
       const out = new Uint8Array(n * E820_ENTRY_SIZE);
       const dv = new DataView(out.buffer);

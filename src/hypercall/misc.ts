@@ -15,7 +15,6 @@ import type { Vcpu } from '../domains/vcpu.ts';
 import { NMI } from '../cpu/state.ts';
 import { registerHypercall } from './dispatch.ts';
 import { FLAT_KERNEL_CS64, HYPERVISOR, XEN_EACCES, XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP, XEN_EPERM } from './abi.ts';
-import { readU64 } from './memory.ts';
 
 /** XENPF_INTERFACE_VERSION; struct xen_platform_op {u32 cmd; u32 interface_version; union…} (136 bytes). */
 export const XENPF_INTERFACE_VERSION = 0x03000001;

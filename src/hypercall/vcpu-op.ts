@@ -103,7 +103,8 @@ const USER_REG_GPRS: ReadonlyArray<readonly [number, number]> = [
 
 /** Xen limits. */
 export const MILLISECS = 1_000_000;
-export const STIME_DELTA_MAX = 2 ** 62 - 1;
+/** STIME_DELTA_MAX + 1 (2^62): the first period Xen refuses (an exact double, unlike 2^62 - 1). */
+export const STIME_DELTA_LIMIT = 2 ** 62;
 /** GDT: at most 16 frames in the context, FIRST_RESERVED_GDT_ENTRY (14 pages) entries. */
 export const MAX_GDT_FRAMES = 16, FIRST_RESERVED_GDT_ENTRY = 14 * 512;
 export const MAX_LDT_ENTS = 8192;
@@ -201,6 +202,20 @@ export function setRunstate(v: Vcpu, state: number): void {
 
 const TIME_AREA = new WeakMap<Vcpu, number>();
 
+/**
+ * Xen 4.17 accepts VCPUOP_register_vcpu_time_memory_area; Linux then uses
+ * the copy for the vDSO's pvclock (when PVCLOCK_TSC_STABLE is set). A copy
+ * that is not refreshed as the time info changes would give user space a
+ * wrong clock, so xenjs offers it only once the time code calls
+ * updateVcpuTimeArea on every update and turns this on. Until then the
+ * sub-op is -ENOSYS, which Linux handles ("VCLOCK_PVCLOCK not supported").
+ */
+let timeAreaSupported = false;
+
+export function setVcpuTimeAreaSupported(on: boolean): void {
+  timeAreaSupported = on;
+}
+
 /** The guest VA of v's secondary vcpu_time_info (0 = none). */
 export function vcpuTimeAreaVa(v: Vcpu): number {
   return TIME_AREA.get(v) ?? 0;
@@ -290,7 +305,7 @@ function vcpuOp(v: Vcpu): number {
 
     case VCPUOP.set_periodic_timer: {
       const period = readU64(v, arg + VCPU_SET_PERIODIC_TIMER.period_ns, PARTS);
-      if (period < MILLISECS || period > STIME_DELTA_MAX) return -XEN_EINVAL;
+      if (period < MILLISECS || period >= STIME_DELTA_LIMIT) return -XEN_EINVAL;
       if (t.periodicPeriod !== period) {
         t.periodicPeriod = period;
         t.periodicNext = d.nowNs() + period;
@@ -323,6 +338,7 @@ function vcpuOp(v: Vcpu): number {
       return registerVcpuInfo(v, t, arg);
 
     case VCPUOP.register_vcpu_time_memory_area: {
+      if (!timeAreaSupported) return -XEN_ENOSYS;
       const va = readPointer(v, arg + VCPU_REGISTER_MEMORY_AREA.addr, PARTS);
       if (!guestHandleOkay(va, 1)) return -XEN_EFAULT;
       TIME_AREA.set(t, va);
