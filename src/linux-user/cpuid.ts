@@ -24,9 +24,11 @@ export function hasInsn(name: string): boolean {
   return OPS.some((o) => o.name === name);
 }
 
-/** Leaf 1 EDX, the value Linux reports as AT_HWCAP. */
+/** Leaf 1 EDX of the CPU we describe: what Linux reports as AT_HWCAP. */
 export function hwcap(): number {
-  return hasInsn('clflush') ? L1_EDX | (1 << 19) : L1_EDX;
+  const out = new Int32Array(4);
+  makeCpuid()(1, 0, out);
+  return out[3]! >>> 0;
 }
 
 const BRAND = 'xenjs virtual x86-64 CPU';

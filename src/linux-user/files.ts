@@ -230,9 +230,10 @@ export class HostFile extends OpenFile {
     const p = base + off;
     if (p < 0) return -EINVAL;
     this.pos = p;
-    if (this.isDir && p === 0) {
-      this.dirents = undefined;
-      this.direntPos = 0;
+    if (this.isDir) {
+      // Directory offsets are getdents64's d_off cookies: the index of the next entry.
+      if (p === 0) this.dirents = undefined;
+      this.direntPos = p;
     }
     return p;
   }
@@ -257,6 +258,42 @@ export class HostFile extends OpenFile {
         /* already gone */
       }
     }
+  }
+}
+
+/** A read-only file whose bytes we make up (/proc/self/maps, /proc/self/cmdline). */
+export class MemFile extends OpenFile {
+  pos = 0;
+  constructor(
+    readonly data: Uint8Array,
+    path: string,
+  ) {
+    super(O_RDONLY, path);
+  }
+  read(buf: Uint8Array, len: number): number {
+    const n = this.pread(buf, len, this.pos);
+    this.pos += n;
+    return n;
+  }
+  write(): number {
+    return -EBADF;
+  }
+  override pread(buf: Uint8Array, len: number, pos: number): number {
+    const n = Math.max(0, Math.min(len, this.data.length - pos));
+    buf.set(this.data.subarray(pos, pos + n));
+    return n;
+  }
+  override seek(off: number, whence: number): number {
+    const base = whence === 0 ? 0 : whence === 1 ? this.pos : whence === 2 ? this.data.length : NaN;
+    if (Number.isNaN(base) || base + off < 0) return -EINVAL;
+    return (this.pos = base + off);
+  }
+  stat(): StatInfo {
+    const now = BigInt(Date.now()) * 1000000n;
+    return {
+      dev: 0x16n, ino: 4026531840n, mode: S_IFREG | 0o444, nlink: 1n, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
+      rdev: 0n, size: 0n, blksize: 1024n, blocks: 0n, atimeNs: now, mtimeNs: now, ctimeNs: now, birthtimeNs: 0n,
+    };
   }
 }
 

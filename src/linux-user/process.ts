@@ -5,12 +5,12 @@
  * fault into the signal Linux would deliver (there are no handlers: the
  * process dies with 128 + signal, as a shell reports it).
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cpu } from '../cpu/cpu.ts';
 import { decodeAt } from '../cpu/decoder.ts';
 import {
-  AC_VEC, BP, BR, DB, DE, Exit, GP, MF, NM, PF_VEC, PFEC_I, PFEC_P, PFEC_W, RSP, SS, UD, XM,
+  AC_VEC, BP, BR, DB, DE, Exit, GP, IF, MF, NM, PF_VEC, PFEC_I, PFEC_P, PFEC_W, RSP, SS, UD, XM,
 } from '../cpu/state.ts';
 import { OutOfMemory } from '../mmu/paged-memory.ts';
 import { AddressSpace } from './address-space.ts';
@@ -68,9 +68,10 @@ export class LinuxProcess {
     try {
       exePath = realpathSync(resolve(opts.cwd ?? process.cwd(), opts.path));
       file = readFileSync(exePath);
+      accessSync(exePath, fsConstants.X_OK);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new LoadError(code === 'ENOENT' ? `${opts.path}: no such file` : code === 'EISDIR' ? `${opts.path}: is a directory` : `${opts.path}: ${(e as Error).message}`);
+      throw new LoadError(code === 'ENOENT' ? `${opts.path}: no such file` : code === 'EISDIR' ? `${opts.path}: is a directory` : code === 'EACCES' ? `${opts.path}: permission denied` : `${opts.path}: ${(e as Error).message}`);
     }
     let elf;
     try {
@@ -99,13 +100,17 @@ export class LinuxProcess {
     const c = this.cpu;
     c.setReg64(RSP, sp % 4294967296 | 0, Math.floor(sp / 4294967296));
     c.setRip(img.entry % 4294967296 | 0, Math.floor(img.entry / 4294967296));
-    // The ABI: RDX = 0 (no rtld_fini), other registers zero, DF clear, MXCSR/FPU at their reset values.
+    // As Linux starts a process: RDX = 0 (no rtld_fini), other registers zero, RFLAGS = IF (0x202),
+    // MXCSR and the x87 control word at their reset values.
+    c.flags |= IF;
     this.kernel = new LinuxKernel(c, this.as, {
       exePath,
       stdio: opts.stdio ?? [0, 1, 2],
       trace: opts.trace ?? false,
       log: this.log,
       cwd: opts.cwd,
+      argv,
+      env,
     });
   }
 
@@ -130,7 +135,12 @@ export class LinuxProcess {
     } catch (e) {
       if (e instanceof ProcessExit) {
         this.kernel.fds.closeAll();
-        const report = e.message ? `${e.message}` : undefined;
+        // A signal the program sent itself (abort → SIGABRT) is reported like a fault; SIGPIPE quietly, as shells do.
+        const report = e.message
+          ? `${SIGNAL_NAMES[e.signal] ?? 'signal ' + e.signal}: ${e.message} at rip=${hex(c.ripLo, c.ripHi)}`
+          : e.signal && e.signal !== 13
+            ? `${SIGNAL_NAMES[e.signal] ?? 'signal ' + e.signal}: raised by the program (kill/tgkill) at rip=${hex(c.ripLo, c.ripHi)}`
+            : undefined;
         if (report) this.log(report);
         return { status: e.status, signal: e.signal, report, icount: c.icount };
       }
@@ -161,7 +171,7 @@ export class LinuxProcess {
       try {
         const i = decodeAt(c, c.ripLo, c.ripHi);
         name = i.name;
-        bytes = b.slice(0, i.name === '(bad)' ? 8 : i.len || b.length).join(' ');
+        bytes = b.slice(0, i.name.startsWith('(') ? 8 : i.len || b.length).join(' ');
       } catch {
         bytes = b.join(' ');
       }
@@ -182,7 +192,7 @@ export class LinuxProcess {
         case DE: sig = 8; what = 'divide error'; break;
         case DB: case BP: sig = 5; what = 'trap'; break;
         case BR: sig = 11; what = 'bound range'; break;
-        case UD: sig = 4; what = name === '(bad)' || name === '' ? 'invalid or unimplemented instruction' : `invalid instruction (${name})`; break;
+        case UD: sig = 4; what = udWhat(name, bytes); break;
         case NM: sig = 4; what = 'device not available'; break;
         case MF: sig = 8; what = 'x87 floating-point exception'; break;
         case XM: sig = 8; what = 'SIMD floating-point exception'; break;
@@ -204,6 +214,20 @@ export class LinuxProcess {
     this.kernel.fds.closeAll();
     return { status: 128 + sig, signal: sig, report, icount: c.icount };
   }
+}
+
+/** What a #UD was about: VEX/EVEX (AVX) encodings, opcodes the CPU does not implement, or a real invalid instruction. */
+function udWhat(name: string, bytes: string): string {
+  const b = bytes.split(' ').filter((x) => x).map((x) => parseInt(x, 16));
+  let k = 0;
+  while (k < b.length && [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65].includes(b[k]!)) k++;
+  if (k < b.length && (b[k]! & 0xf0) === 0x40) k++;
+  const op = b[k];
+  if (op === 0xc4 || op === 0xc5) return 'VEX-encoded (AVX) instruction, not implemented';
+  if (op === 0x62) return 'EVEX-encoded (AVX-512) instruction, not implemented';
+  if (op === 0x8f) return 'XOP-encoded instruction, not implemented';
+  if (name === '(bad)' || name === '') return 'invalid or unimplemented instruction';
+  return `invalid instruction (${name})`;
 }
 
 function hex(lo: number, hi: number): string {

@@ -18,9 +18,9 @@ import type { Cpu } from '../cpu/cpu.ts';
 import { R10, R11, R8, R9, RAX, RCX, RDI, RDX, RF, RSI } from '../cpu/state.ts';
 import { AddressSpace, GuestFault, PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_LIMIT, pageUp } from './address-space.ts';
 import {
-  EACCES, EAGAIN, EBADF, ECHILD, EDEADLK, EEXIST, EFAULT, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOSYS, ENOTDIR,
-  ENOTTY, EPERM, EPIPE, ERANGE, ESPIPE, ESRCH, ETIMEDOUT, FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT,
-  O_DIRECTORY, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, OpenFile, PipeBuffer, PipeEnd, S_IFDIR, S_IFMT, errnoOf, sleepMs,
+  EACCES, EAGAIN, EBADF, ECHILD, EEXIST, EFAULT, EINVAL, ENAMETOOLONG, ENOENT, ENOMEM, ENOSYS, ENOTDIR,
+  ENOTTY, EPERM, EPIPE, ERANGE, ESPIPE, ESRCH, ETIMEDOUT, FdTable, HostFile, MemFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT,
+  O_DIRECTORY, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, OpenFile, PipeBuffer, PipeEnd, errnoOf, sleepMs,
   statInfo, type StatInfo,
 } from './files.ts';
 import { SYSCALL_NAMES } from './syscall-names.ts';
@@ -58,6 +58,9 @@ export interface KernelOptions {
   log: (line: string) => void;
   /** Working directory for relative paths (default: the host's). */
   cwd?: string;
+  /** The process's arguments and environment (for /proc/self/cmdline and environ). */
+  argv?: string[];
+  env?: string[];
 }
 
 const enc = new TextEncoder();
@@ -130,9 +133,10 @@ export class LinuxKernel {
       res = this.dispatch(nr);
     } catch (e) {
       if (e instanceof GuestFault) res = -EFAULT;
+      else if (e instanceof SysError) res = -e.errno;
       else throw e;
     }
-    if (this.opts.trace === 'all') this.opts.log(`syscall ${SYSCALL_NAMES[nr] ?? nr}(${[RDI, RSI, RDX, R10, R8, R9].map((r) => '0x' + this.argU(r).toString(16)).join(', ')}) = ${res < 0 && res > -4096 ? `-${errName(-res)}` : '0x' + res.toString(16)}`);
+    if (this.opts.trace === 'all') this.opts.log(`syscall ${SYSCALL_NAMES[nr] ?? nr}(${[RDI, RSI, RDX, R10, R8, R9].map((r) => '0x' + c.getReg64n(r).toString(16)).join(', ')}) = ${res < 0 && res > -4096 ? `-${errName(-res)}` : '0x' + res.toString(16)}`);
     const hi = Math.floor(res / 4294967296);
     const lo = (res - hi * 4294967296) | 0;
     c.setReg64(RAX, lo, hi | 0);
@@ -460,7 +464,26 @@ export class LinuxKernel {
     return this.guard(() => {
       const p = this.path(pathAddr);
       if (p === '') return -ENOENT;
-      const host = this.resolveAt(dirfd, p);
+      // The process's own descriptors by name: the host would show node's.
+      const self = /^\/(?:proc\/self\/fd|dev\/fd)\/(\d+)$/.exec(p)?.[1] ?? { '/dev/stdin': '0', '/dev/stdout': '1', '/dev/stderr': '2' }[p];
+      if (self !== undefined) {
+        const f = this.fds.get(Number(self));
+        if (!f) return -ENOENT;
+        if (!(f instanceof HostFile && f.path)) {
+          f.refs++;
+          const n = this.fds.add(f, (flags & O_CLOEXEC) !== 0);
+          if (n < 0) f.refs--;
+          return n;
+        }
+      }
+      // Files about the process itself are made up from our own state (the host's would describe node).
+      const proc = /^\/proc\/(?:self|\d+)\/(maps|cmdline|environ)$/.exec(p);
+      if (proc && (p.startsWith('/proc/self/') || p.startsWith(`/proc/${this.pid}/`))) {
+        if ((flags & O_ACCMODE) !== O_RDONLY) return -EACCES;
+        const f = new MemFile(this.procFile(proc[1]!), p);
+        return this.fds.add(f, (flags & O_CLOEXEC) !== 0);
+      }
+      const host = self !== undefined ? (this.fds.get(Number(self)) as HostFile).path! : this.resolveAt(dirfd, p);
       // O_PATH descriptors only name a file: open it read-only on the host.
       let hostFlags = flags & ~(O_CLOEXEC | O_PATH);
       if (flags & O_PATH) hostFlags = O_RDONLY | (flags & O_DIRECTORY);
@@ -470,6 +493,21 @@ export class LinuxKernel {
       if (gfd < 0) f.close();
       return gfd;
     });
+  }
+
+  /** /proc/self/maps from our VMA list; cmdline and environ from the initial stack's strings. */
+  private procFile(name: string): Uint8Array {
+    if (name === 'maps') {
+      const lines = this.as.vmas.map((v) => {
+        const perms = `${v.prot & PROT_READ ? 'r' : '-'}${v.prot & PROT_WRITE ? 'w' : '-'}${v.prot & PROT_EXEC ? 'x' : '-'}p`;
+        const path = v.name === 'stack' ? '[stack]' : v.name === 'brk' ? '[heap]' : v.name === 'image' ? this.opts.exePath : v.name === 'anon' ? '' : v.name;
+        const head = `${v.start.toString(16).padStart(8, '0')}-${v.end.toString(16).padStart(8, '0')} ${perms} 00000000 00:00 0`;
+        return path ? `${head.padEnd(73)}${path}` : head;
+      });
+      return enc.encode(lines.join('\n') + '\n');
+    }
+    const list = name === 'cmdline' ? this.opts.argv ?? [] : this.opts.env ?? [];
+    return enc.encode(list.map((x) => x + '\0').join(''));
   }
 
   private dup(fd: number): number {
@@ -1280,4 +1318,3 @@ function errName(n: number): string {
   return String(n);
 }
 
-void EISDIR; void EDEADLK; void S_IFDIR; void S_IFMT; void sleepMs;
