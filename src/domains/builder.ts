@@ -19,7 +19,9 @@
  * a double exactly; reported VAs are canonical 64-bit bigints.
  */
 import { ConsoleBackend } from '../devices/console.ts';
-import { bindHostPort, reserveUnboundPort } from '../hypercall/evtchn.ts';
+import { bindHostPort, reserveUnboundPort, type HostPort } from '../hypercall/evtchn.ts';
+import { XenStore, XenstoreConnection, introduceDomain } from '../devices/xenstore/index.ts';
+import { domainHandle, setDomainHandle } from '../hypercall/version.ts';
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.ts';
 import { FLAGS_FIXED, IF, RSI, RSP } from '../cpu/state.ts';
@@ -84,6 +86,10 @@ export interface BuildOptions {
   ramdiskGunzip?: boolean;
   storeEvtchn?: number;
   consoleEvtchn?: number;
+  /** dom0's xenstore (one per host); the builder introduces the domain and connects its ring. Default: a new store. */
+  xenstore?: XenStore;
+  /** xl's uuid= (default: derived from id and name). */
+  uuid?: string;
 }
 
 /** A page the builder placed: PFN, MFN and its VA in the initial mapping. */
@@ -179,6 +185,8 @@ export interface BuiltDomain {
   startInfo: StartInfo;
   /** MFN of the initial L4: pinned (page-types), and installed as vCPU 0's kernel root. */
   l4Mfn: number;
+  /** The xenstore the domain was introduced to. */
+  xenstore: XenStore;
 }
 
 // ------------------------------------------------------------------ helpers
@@ -553,6 +561,44 @@ function connectConsole(domain: Domain, mfn: number, port: number): void {
   domain.pollers.push(() => cons.kick());
 }
 
+/**
+ * Introduce the domain to xenstored (the nodes libxl writes) and serve its
+ * store ring: the guest's store event channel kicks the connection; the
+ * connection notifies back through the same channel.
+ */
+function connectXenstore(
+  domain: Domain,
+  store: XenStore,
+  info: { uuid?: string; memoryKiB: number; maxmemKiB: number; storeMfn: number; storePort: number; consoleMfn: number; consolePort: number },
+): void {
+  reserveUnboundPort(domain, info.storePort, 0);
+  if (info.uuid) setDomainHandle(domain, info.uuid);
+  const uuid = formatUuid(domainHandle(domain));
+  introduceDomain(store, {
+    domid: domain.id,
+    name: domain.name,
+    uuid,
+    memoryKiB: info.memoryKiB,
+    maxmemKiB: info.maxmemKiB,
+    vcpus: domain.vcpus.length,
+    storeMfn: info.storeMfn,
+    storePort: info.storePort,
+    consoleMfn: info.consoleMfn,
+    consolePort: info.consolePort,
+  });
+  let host: HostPort | undefined;
+  const conn = new XenstoreConnection(domain.memory.ram, domain.memory.offsetOfMfn(info.storeMfn), domain.id, store, () => host?.notify());
+  const h = bindHostPort(domain, info.storePort, () => conn.kick());
+  if (typeof h === 'number') throw new Error(`xenstore event channel ${info.storePort}: error ${h}`);
+  host = h;
+  domain.pollers.push(() => conn.kick());
+}
+
+function formatUuid(b: Uint8Array): string {
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 export function buildDomain(opts: BuildOptions): BuiltDomain {
   const kernel = opts.kernel;
   checkKernel(kernel);
@@ -714,7 +760,17 @@ export function buildDomain(opts: BuildOptions): BuiltDomain {
     for (const l of layout.detail) out(l);
   }
   connectConsole(domain, layout.console.mfn, consoleEvtchn);
-  return { domain, layout, startInfo, l4Mfn };
+  const xenstore = opts.xenstore ?? new XenStore();
+  connectXenstore(domain, xenstore, {
+    uuid: opts.uuid,
+    memoryKiB: opts.memoryMiB * 1024,
+    maxmemKiB: (opts.maxmemMiB ?? opts.memoryMiB) * 1024,
+    storeMfn: layout.xenstore.mfn,
+    storePort: storeEvtchn,
+    consoleMfn: layout.console.mfn,
+    consolePort: consoleEvtchn,
+  });
+  return { domain, layout, startInfo, l4Mfn, xenstore };
 }
 
 function noRoomMessage(kernel: LoadedKernel, module: ModuleImage | undefined, memoryMiB: number): string {
