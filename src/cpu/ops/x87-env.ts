@@ -154,6 +154,77 @@ x87('frstor', 0xdd, 4, 'mem', (c, i) => {
   }
 });
 
+/**
+ * Write the 416 architectural bytes of an FXSAVE image (x87 state, MXCSR,
+ * XMM0-15; bytes 416-511 are not touched) into `out` at `off`. `rexW`: the
+ * 64-bit FIP/FDP form (FXSAVE64); otherwise 32-bit offsets with FCS/FDS 0.
+ * Exported for code that saves a vCPU's context (the same image FXSAVE writes).
+ */
+export function fxsaveImage(c: Cpu, out: Uint8Array, off: number, rexW: boolean): void {
+  fxsaveTo(c, out === BUF && off === 0 ? DV : new DataView(out.buffer, out.byteOffset + off, 416), rexW);
+}
+
+function fxsaveTo(c: Cpu, dv: DataView, rexW: boolean): void {
+  const f = c.fpu;
+  for (let k = 0; k < 32; k += 4) dv.setUint32(k, 0);
+  dv.setUint16(0, f.cw, true);
+  dv.setUint16(2, f.getSw(), true);
+  dv.setUint8(4, f.valid);
+  dv.setUint16(6, currentFop(c, f), true);
+  dv.setInt32(8, f.fipLo, true);
+  dv.setInt32(16, f.fdpLo, true);
+  if (rexW) {
+    dv.setInt32(12, f.fipHi, true);
+    dv.setInt32(20, f.fdpHi, true);
+  }
+  dv.setUint32(24, c.mxcsr >>> 0, true);
+  dv.setUint32(28, MXCSR_MASK, true);
+  for (let k = 0; k < 8; k++) {
+    const p = (f.top + k) & 7;
+    const o = 32 + 16 * k;
+    dv.setInt32(o, f.lo[p]!, true);
+    dv.setInt32(o + 4, f.hi[p]!, true);
+    dv.setUint32(o + 8, f.se[p]! & 0xffff, true);
+    dv.setUint32(o + 12, 0, true);
+  }
+  for (let k = 0; k < 64; k++) dv.setInt32(160 + 4 * k, c.xmm[k]!, true);
+}
+
+/**
+ * Load an FXSAVE image from `img` at `off` as FXRSTOR does (FCW reserved bits
+ * normalised, ES/B recomputed from the flags and masks, the abridged tag word,
+ * MXCSR and XMM0-15). Returns false, changing nothing, when the MXCSR has
+ * reserved bits set (FXRSTOR's #GP). Exported for code that loads a vCPU's context.
+ */
+export function fxrstorImage(c: Cpu, img: Uint8Array, off: number, rexW: boolean): boolean {
+  return fxrstorFrom(c, img === BUF && off === 0 ? DV : new DataView(img.buffer, img.byteOffset + off, 416), rexW);
+}
+
+function fxrstorFrom(c: Cpu, dv: DataView, rexW: boolean): boolean {
+  const mx = dv.getUint32(24, true);
+  if (mx & ~MXCSR_MASK) return false;
+  const f = c.fpu;
+  f.setSw(dv.getUint16(2, true));
+  f.valid = dv.getUint8(4);
+  f.fop = dv.getUint16(6, true) & 0x7ff;
+  f.fopInsn = null;
+  f.fipLo = dv.getInt32(8, true);
+  f.fdpLo = dv.getInt32(16, true);
+  f.fipHi = rexW ? dv.getInt32(12, true) : 0;
+  f.fdpHi = rexW ? dv.getInt32(20, true) : 0;
+  for (let k = 0; k < 8; k++) {
+    const p = (f.top + k) & 7;
+    const o = 32 + 16 * k;
+    f.lo[p] = dv.getInt32(o, true);
+    f.hi[p] = dv.getInt32(o + 4, true);
+    f.se[p] = dv.getUint16(o + 8, true);
+  }
+  setCw(f, dv.getUint16(0, true));
+  c.mxcsr = mx;
+  for (let k = 0; k < 64; k++) c.xmm[k] = dv.getInt32(160 + 4 * k, true);
+  return true;
+}
+
 def({
   name: 'fxsave', map: MAP_0F, op: 0xae, ext: 0, mod: 'mem', modrm: true, size: 'n',
   exec: (c, i) => {
@@ -161,29 +232,8 @@ def({
     if (c.cr0 & 4) throw c.fault(UD);
     const a = c.ea(i), ah = c.eaHi;
     if (a & 15) throw c.fault(GP, 0);
-    const f = c.fpu;
-    BUF.fill(0, 0, 416);
-    DV.setUint16(0, f.cw, true);
-    DV.setUint16(2, f.getSw(), true);
-    BUF[4] = f.valid;
-    DV.setUint16(6, currentFop(c, f), true);
-    DV.setInt32(8, f.fipLo, true);
-    DV.setInt32(16, f.fdpLo, true);
-    if (i.opSize === 8) {
-      DV.setInt32(12, f.fipHi, true);
-      DV.setInt32(20, f.fdpHi, true);
-    }
-    DV.setUint32(24, c.mxcsr >>> 0, true);
-    DV.setUint32(28, MXCSR_MASK, true);
-    for (let k = 0; k < 8; k++) {
-      const p = (f.top + k) & 7;
-      const o = 32 + 16 * k;
-      DV.setInt32(o, f.lo[p]!, true);
-      DV.setInt32(o + 4, f.hi[p]!, true);
-      DV.setUint16(o + 8, f.se[p]! & 0xffff, true);
-    }
-    for (let k = 0; k < 64; k++) DV.setInt32(160 + 4 * k, c.xmm[k]!, true);
     c.checkWritable(a, ah, 512);
+    fxsaveImage(c, BUF, 0, i.opSize === 8);
     c.writeBytes(a, ah, BUF, 416);
   },
 });
@@ -196,31 +246,6 @@ def({
     const a = c.ea(i), ah = c.eaHi;
     if (a & 15) throw c.fault(GP, 0);
     c.readBytes(a, ah, BUF, 416);
-    const mx = DV.getUint32(24, true);
-    if (mx & ~MXCSR_MASK) throw c.fault(GP, 0);
-    const f = c.fpu;
-    f.setSw(DV.getUint16(2, true));
-    f.valid = BUF[4]!;
-    f.fop = DV.getUint16(6, true) & 0x7ff;
-    f.fopInsn = null;
-    f.fipLo = DV.getInt32(8, true);
-    f.fdpLo = DV.getInt32(16, true);
-    if (i.opSize === 8) {
-      f.fipHi = DV.getInt32(12, true);
-      f.fdpHi = DV.getInt32(20, true);
-    } else {
-      f.fipHi = 0;
-      f.fdpHi = 0;
-    }
-    for (let k = 0; k < 8; k++) {
-      const p = (f.top + k) & 7;
-      const o = 32 + 16 * k;
-      f.lo[p] = DV.getInt32(o, true);
-      f.hi[p] = DV.getInt32(o + 4, true);
-      f.se[p] = DV.getUint16(o + 8, true);
-    }
-    setCw(f, DV.getUint16(0, true));
-    c.mxcsr = mx;
-    for (let k = 0; k < 64; k++) c.xmm[k] = DV.getInt32(160 + 4 * k, true);
+    if (!fxrstorImage(c, BUF, 0, i.opSize === 8)) throw c.fault(GP, 0);
   },
 });

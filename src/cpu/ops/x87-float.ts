@@ -9,13 +9,16 @@
  * when the result was rounded up in magnitude.
  *
  * Everything here is exact IEEE 754 arithmetic with the x87's rules: the
- * precision-control (24/53/64-bit significand, full 15-bit exponent range)
- * and rounding-control fields of the control word; tininess detected after
- * rounding; masked underflow delivering denormals; unmasked overflow and
- * underflow delivering the result with the exponent wrapped by 24576;
- * NaN propagation (an SNaN is quieted; of two NaNs the larger significand
- * wins, a QNaN beats an SNaN); the "real indefinite" QNaN for invalid
- * operations and unsupported encodings (unnormals, pseudo-NaN/infinity).
+ * precision-control (24/53/64-bit significand, full 15-bit exponent range;
+ * the reserved setting 01 behaves as 64 bits) and rounding-control fields of
+ * the control word; tininess detected after rounding; masked underflow
+ * delivering denormals; unmasked overflow and underflow delivering the
+ * result with the exponent wrapped by 24576 (see roundGen for the details
+ * measured on hardware); NaN propagation (an SNaN is quieted; of two NaNs a
+ * QNaN beats an SNaN, else the larger significand wins, else the positive
+ * one); the "real indefinite" QNaN for invalid operations and unsupported
+ * encodings (unnormals, pseudo-NaN/infinity); pseudo-denormals accepted as
+ * denormal operands.
  *
  * Significands are manipulated as 32-bit limbs with 32 extra guard bits
  * (`x`, sticky bit jammed into its LSB); multiplication splits limbs into
@@ -41,6 +44,17 @@ export const R = {
   /** SW exception bits raised, plus SW_C1 when rounded up. */
   flags: 0,
 };
+
+/**
+ * Word-sized scratch values (significand halves and the like) live in an
+ * Int32Array: module-level `let` bindings holding values outside the small-
+ * integer range would be boxed (allocated) on every store.
+ */
+export const W = new Int32Array(32);
+export const AH = 0, AL = 1, BH = 2, BL = 3, NH = 4, NL = 5, SH = 6, SL = 7, SX = 8, RH = 9, RL = 10, OH = 11, OL = 12;
+export const MULHI = 13, P0 = 14, P1 = 15, P2 = 16, P3 = 17, IH = 18, IL = 19;
+/** Results for other modules: fist/fisttp/fbstp integer (INT_LO/HI), fst m32/m64 bits (MEM_LO/HI), fxtract's significand (X_*), exponentOf's significand (NORM_*). */
+export const INT_LO = 20, INT_HI = 21, MEM_LO = 22, MEM_HI = 23, X_SE = 24, X_HI = 25, X_LO = 26, NORM_HI = 27, NORM_LO = 28;
 
 /** Class of a packed 80-bit value. */
 export function classify(se: number, hi: number, lo: number): number {
@@ -91,11 +105,11 @@ function propagateNaN(ca: number, aSe: number, aHi: number, aLo: number, cb: num
   if (aNaN && bNaN) {
     if (ca !== cb) pickA = ca === C_QNAN;
     else {
-      // Larger significand (ignoring the quiet bit, which both share); on a tie the larger sign/exponent field.
+      // Larger significand (ignoring the quiet bit, which both share); on a tie the positive one (measured).
       const ah = aHi & 0x3fffffff, bh = bHi & 0x3fffffff;
       if (ah !== bh) pickA = ah > bh;
       else if (aLo !== bLo) pickA = aLo >>> 0 > bLo >>> 0;
-      else pickA = (aSe & 0xffff) >= (bSe & 0xffff);
+      else pickA = (aSe & 0x8000) === 0;
     }
   } else pickA = aNaN;
   if (pickA) {
@@ -112,29 +126,29 @@ function propagateNaN(ca: number, aSe: number, aHi: number, aLo: number, cb: num
 // ---------------------------------------------------------------- unpacking
 
 /** Unpacked operands: sign, biased exponent of the normalised value (may be < 1), significand with bit 63 set. */
-let aS = 0, aE = 0, aH = 0, aL = 0;
-let bS = 0, bE = 0, bH = 0, bL = 0;
+let aS = 0, aE = 0;
+let bS = 0, bE = 0;
 
-/** Normalised exponent/significand of a finite non-zero packed value into (nE, nH, nL). */
-let nE = 0, nH = 0, nL = 0;
+/** Normalised exponent/significand of a finite non-zero packed value into (nE, W[NH], W[NL]). */
+let nE = 0;
 function normalize(se: number, hi: number, lo: number): void {
   let e = se & 0x7fff;
   if (e === 0) e = 1; // denormals and pseudo-denormals have the exponent of 2^-16382
   if (hi < 0) {
     nE = e;
-    nH = hi;
-    nL = lo;
+    W[NH] = hi;
+    W[NL] = lo;
     return;
   }
   if (hi !== 0) {
     const s = Math.clz32(hi);
-    nH = (hi << s) | (lo >>> (32 - s));
-    nL = lo << s;
+    W[NH] = (hi << s) | (lo >>> (32 - s));
+    W[NL] = lo << s;
     nE = e - s;
   } else {
     const s = Math.clz32(lo);
-    nH = lo << s;
-    nL = 0;
+    W[NH] = lo << s;
+    W[NL] = 0;
     nE = e - 32 - s;
   }
 }
@@ -143,59 +157,58 @@ function unpackA(se: number, hi: number, lo: number): void {
   normalize(se, hi, lo);
   aS = (se >>> 15) & 1;
   aE = nE;
-  aH = nH;
-  aL = nL;
+  W[AH] = W[NH];
+  W[AL] = W[NL];
 }
 function unpackB(se: number, hi: number, lo: number): void {
   normalize(se, hi, lo);
   bS = (se >>> 15) & 1;
   bE = nE;
-  bH = nH;
-  bL = nL;
+  W[BH] = W[NH];
+  W[BL] = W[NL];
 }
 
 // ---------------------------------------------------------------- shifting
 
 /** 96-bit scratch (h, l, x). */
-let sH = 0, sL = 0, sX = 0;
 
 /** (h, l, x) >> n with the bits shifted out ORed into bit 0 of x. */
 function shiftRightJam(h: number, l: number, x: number, n: number): void {
   if (n <= 0) {
-    sH = h; sL = l; sX = x;
+    W[SH] = h; W[SL] = l; W[SX] = x;
   } else if (n < 32) {
-    sX = (l << (32 - n)) | (x >>> n) | ((x << (32 - n)) !== 0 ? 1 : 0);
-    sL = (h << (32 - n)) | (l >>> n);
-    sH = h >>> n;
+    W[SX] = (l << (32 - n)) | (x >>> n) | ((x << (32 - n)) !== 0 ? 1 : 0);
+    W[SL] = (h << (32 - n)) | (l >>> n);
+    W[SH] = h >>> n;
   } else if (n === 32) {
-    sX = l | (x !== 0 ? 1 : 0);
-    sL = h;
-    sH = 0;
+    W[SX] = l | (x !== 0 ? 1 : 0);
+    W[SL] = h;
+    W[SH] = 0;
   } else if (n < 64) {
     const m = n - 32;
-    sX = (h << (32 - m)) | (l >>> m) | (((l << (32 - m)) | x) !== 0 ? 1 : 0);
-    sL = h >>> m;
-    sH = 0;
+    W[SX] = (h << (32 - m)) | (l >>> m) | (((l << (32 - m)) | x) !== 0 ? 1 : 0);
+    W[SL] = h >>> m;
+    W[SH] = 0;
   } else if (n === 64) {
-    sX = h | ((l | x) !== 0 ? 1 : 0);
-    sL = 0;
-    sH = 0;
+    W[SX] = h | ((l | x) !== 0 ? 1 : 0);
+    W[SL] = 0;
+    W[SH] = 0;
   } else if (n < 96) {
     const m = n - 64;
-    sX = (h >>> m) | (((h << (32 - m)) | l | x) !== 0 ? 1 : 0);
-    sL = 0;
-    sH = 0;
+    W[SX] = (h >>> m) | (((h << (32 - m)) | l | x) !== 0 ? 1 : 0);
+    W[SL] = 0;
+    W[SH] = 0;
   } else {
-    sX = (h | l | x) !== 0 ? 1 : 0;
-    sL = 0;
-    sH = 0;
+    W[SX] = (h | l | x) !== 0 ? 1 : 0;
+    W[SL] = 0;
+    W[SH] = 0;
   }
-  sX |= 0;
-  sL |= 0;
-  sH |= 0;
+  W[SX] |= 0;
+  W[SL] |= 0;
+  W[SH] |= 0;
 }
 
-/** Normalise (h, l, x) (not all zero) to bit 95 set: result in (sH, sL, sX), shift count returned. */
+/** Normalise (h, l, x) (not all zero) to bit 95 set: result in (W[SH], W[SL], W[SX]), shift count returned. */
 function normalize96(h: number, l: number, x: number): number {
   let n = 0;
   if (h === 0) {
@@ -211,19 +224,19 @@ function normalize96(h: number, l: number, x: number): number {
     l = (l << s) | (x >>> (32 - s));
     x <<= s;
   }
-  sH = h; sL = l; sX = x;
+  W[SH] = h; W[SL] = l; W[SX] = x;
   return n + s;
 }
 
 // ---------------------------------------------------------------- rounding
 
 /** Output of roundSig. */
-let rH = 0, rL = 0, rInexact = false, rUp = false, rCarry = false;
+let rInexact = false, rUp = false, rCarry = false;
 
 /**
  * Round the significand (h, l) with extra bits x to `prec` bits (64, 53, 24)
- * counted from bit 63, by rounding mode rc for sign. Result in (rH, rL);
- * rCarry when the significand overflowed to 2^64 (then rH:rL = 2^63).
+ * counted from bit 63, by rounding mode rc for sign. Result in (W[RH], W[RL]);
+ * rCarry when the significand overflowed to 2^64 (then W[RH]:W[RL] = 2^63).
  */
 function roundSig(h: number, l: number, x: number, prec: number, rc: number, sign: number): void {
   let rb: number, st: boolean, lsb: number;
@@ -271,14 +284,14 @@ function roundSig(h: number, l: number, x: number, prec: number, rc: number, sig
       } else l = t;
     }
   }
-  rH = h | 0;
-  rL = l | 0;
+  W[RH] = h | 0;
+  W[RL] = l | 0;
   rInexact = inexact;
   rUp = inc;
 }
 
 /** Rounded-result output of roundGen: sign, biased (extended) exponent, significand (bit 63 clear: denormal/zero). */
-let oE = 0, oH = 0, oL = 0;
+let oE = 0;
 /** True when roundGen found an unmasked overflow/underflow for a memory destination (nothing must be stored). */
 export let roundTrap = false;
 
@@ -317,27 +330,27 @@ function roundGen(sign: number, e: number, h: number, l: number, x: number, prec
           if (rInexact) R.flags |= SW_PE;
           if (rUp) R.flags |= SW_C1;
           oE = e + (rCarry ? 1 : 0) + 24576;
-          oH = rH;
-          oL = rL;
+          W[OH] = W[RH];
+          W[OL] = W[RL];
           return;
         }
         // Still out of range after wrapping: a zero (whatever the rounding mode).
         R.flags |= SW_PE;
         oE = 0;
-        oH = 0;
-        oL = 0;
+        W[OH] = 0;
+        W[OL] = 0;
         return;
       }
       shiftRightJam(h, l, x, emin - e);
-      roundSig(sH, sL, sX, prec, rc, sign);
+      roundSig(W[SH], W[SL], W[SX], prec, rc, sign);
       oE = emin;
-      oH = rH;
-      oL = rL;
+      W[OH] = W[RH];
+      W[OL] = W[RL];
       if (rInexact) R.flags |= SW_PE | SW_UE;
       else if (um) R.flags |= SW_UE;
       if (rUp) R.flags |= SW_C1;
       // A carry out of a denormal gives exactly 2^emin, which (h = 2^63 at emin) is already right.
-      if (rCarry) oH = 0x80000000 | 0;
+      if (rCarry) W[OH] = 0x80000000 | 0;
       return;
     }
   }
@@ -355,15 +368,15 @@ function roundGen(sign: number, e: number, h: number, l: number, x: number, prec
         if (rInexact) R.flags |= SW_PE;
         if (rUp) R.flags |= SW_C1;
         oE = e - 24576;
-        oH = rH;
-        oL = rL;
+        W[OH] = W[RH];
+        W[OL] = W[RL];
         return;
       }
       // Still out of range after wrapping: an infinity (whatever the rounding mode).
       R.flags |= SW_PE | SW_C1;
       oE = 0x7fff;
-      oH = 0x80000000 | 0;
-      oL = 0;
+      W[OH] = 0x80000000 | 0;
+      W[OL] = 0;
       return;
     }
     R.flags |= SW_OE | SW_PE;
@@ -371,19 +384,19 @@ function roundGen(sign: number, e: number, h: number, l: number, x: number, prec
     if (toInf) {
       R.flags |= SW_C1;
       oE = 0x7fff;
-      oH = 0x80000000 | 0;
-      oL = 0;
+      W[OH] = 0x80000000 | 0;
+      W[OL] = 0;
     } else {
       oE = emax;
       if (prec === 64) {
-        oH = -1;
-        oL = -1;
+        W[OH] = -1;
+        W[OL] = -1;
       } else if (prec === 53) {
-        oH = -1;
-        oL = ~0x7ff;
+        W[OH] = -1;
+        W[OL] = ~0x7ff;
       } else {
-        oH = ~0xff;
-        oL = 0;
+        W[OH] = ~0xff;
+        W[OL] = 0;
       }
     }
     return;
@@ -391,8 +404,8 @@ function roundGen(sign: number, e: number, h: number, l: number, x: number, prec
   if (rInexact) R.flags |= SW_PE;
   if (rUp) R.flags |= SW_C1;
   oE = e;
-  oH = rH;
-  oL = rL;
+  W[OH] = W[RH];
+  W[OL] = W[RL];
 }
 
 /** Precision-control field → significand bits (the reserved value 01 gives 64 bits, as measured on hardware). */
@@ -401,9 +414,9 @@ export const PC_BITS = [24, 64, 53, 64] as const;
 /** Round to an extended-precision register result with precision `prec`; packs into R. */
 export function roundExt(sign: number, e: number, h: number, l: number, x: number, prec: number, rc: number, cw: number): void {
   roundGen(sign, e, h, l, x, prec, 1, 0x7ffe, rc, cw, true);
-  R.se = (sign << 15) | (oH < 0 ? oE & 0x7fff : 0);
-  R.hi = oH;
-  R.lo = oL;
+  R.se = (sign << 15) | (W[OH] < 0 ? oE & 0x7fff : 0);
+  R.hi = W[OH];
+  R.lo = W[OL];
 }
 
 /** Round and pack an extended value given in unpacked form, by the control word's precision and rounding. */
@@ -442,11 +455,11 @@ export function fadd(aSe: number, aHi: number, aLo: number, bSe: number, bHi: nu
       return setZero(sa === sb0 ? sa : rc === RC_DOWN ? 1 : 0);
     }
     unpackB(bSe, bHi, bLo);
-    return roundCw(sb0, bE, bH, bL, 0, cw);
+    return roundCw(sb0, bE, W[BH], W[BL], 0, cw);
   }
   if (cb === C_ZERO) {
     unpackA(aSe, aHi, aLo);
-    return roundCw(aS, aE, aH, aL, 0, cw);
+    return roundCw(aS, aE, W[AH], W[AL], 0, cw);
   }
   unpackA(aSe, aHi, aLo);
   unpackB(bSe, bHi, bLo);
@@ -459,16 +472,16 @@ function addMag(cw: number): void {
   let e: number, h: number, l: number, x: number;
   let yh: number, yl: number;
   if (aE >= bE) {
-    shiftRightJam(bH, bL, 0, aE - bE);
-    e = aE; yh = aH; yl = aL;
+    shiftRightJam(W[BH], W[BL], 0, aE - bE);
+    e = aE; yh = W[AH]; yl = W[AL];
   } else {
-    shiftRightJam(aH, aL, 0, bE - aE);
-    e = bE; yh = bH; yl = bL;
+    shiftRightJam(W[AH], W[AL], 0, bE - aE);
+    e = bE; yh = W[BH]; yl = W[BL];
   }
-  x = sX;
-  const ls = (yl >>> 0) + (sL >>> 0);
+  x = W[SX];
+  const ls = (yl >>> 0) + (W[SL] >>> 0);
   l = ls | 0;
-  const hs = (yh >>> 0) + (sH >>> 0) + (ls > 0xffffffff ? 1 : 0);
+  const hs = (yh >>> 0) + (W[SH] >>> 0) + (ls > 0xffffffff ? 1 : 0);
   h = hs | 0;
   if (hs > 0xffffffff) {
     x = (l << 31) | (x >>> 1) | (x & 1);
@@ -483,60 +496,58 @@ function subMag(cw: number): void {
   // Order by magnitude: big - small.
   let aBig: boolean;
   if (aE !== bE) aBig = aE > bE;
-  else if (aH !== bH) aBig = aH >>> 0 > bH >>> 0;
-  else if (aL !== bL) aBig = aL >>> 0 > bL >>> 0;
+  else if (W[AH] !== W[BH]) aBig = W[AH] >>> 0 > W[BH] >>> 0;
+  else if (W[AL] !== W[BL]) aBig = W[AL] >>> 0 > W[BL] >>> 0;
   else {
     // Exact zero: +0, or -0 when rounding down.
     return setZero(((cw >>> 10) & 3) === RC_DOWN ? 1 : 0);
   }
   let sign: number, e: number, yh: number, yl: number;
   if (aBig) {
-    shiftRightJam(bH, bL, 0, aE - bE);
-    sign = aS; e = aE; yh = aH; yl = aL;
+    shiftRightJam(W[BH], W[BL], 0, aE - bE);
+    sign = aS; e = aE; yh = W[AH]; yl = W[AL];
   } else {
-    shiftRightJam(aH, aL, 0, bE - aE);
-    sign = bS; e = bE; yh = bH; yl = bL;
+    shiftRightJam(W[AH], W[AL], 0, bE - aE);
+    sign = bS; e = bE; yh = W[BH]; yl = W[BL];
   }
-  // (yh, yl, 0) - (sH, sL, sX)
-  const x = (0 - sX) | 0;
-  let borrow = sX !== 0 ? 1 : 0;
-  const ld = (yl >>> 0) - (sL >>> 0) - borrow;
+  // (yh, yl, 0) - (W[SH], W[SL], W[SX])
+  const x = (0 - W[SX]) | 0;
+  let borrow = W[SX] !== 0 ? 1 : 0;
+  const ld = (yl >>> 0) - (W[SL] >>> 0) - borrow;
   borrow = ld < 0 ? 1 : 0;
   const l = ld | 0;
-  const h = ((yh >>> 0) - (sH >>> 0) - borrow) | 0;
+  const h = ((yh >>> 0) - (W[SH] >>> 0) - borrow) | 0;
   const n = normalize96(h, l, x);
-  roundCw(sign, e - n, sH, sL, sX, cw);
+  roundCw(sign, e - n, W[SH], W[SL], W[SX], cw);
 }
 
 // ---------------------------------------------------------------- multiply
 
-/** 32×32 → 64 multiply: returns the low half, high half in mulHi. */
-let mulHi = 0;
+/** 32×32 → 64 multiply: returns the low half, high half in W[MULHI]. */
 function mul32(a: number, b: number): number {
   const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
   const p00 = a0 * b0;
   const mid = a0 * b1 + a1 * b0 + (p00 >>> 16);
-  mulHi = (a1 * b1 + Math.floor(mid / 65536)) | 0;
+  W[MULHI] = (a1 * b1 + Math.floor(mid / 65536)) | 0;
   return ((mid << 16) | (p00 & 0xffff)) | 0;
 }
 
-/** 64×64 → 128: words in p3 (top) .. p0. */
-let p3 = 0, p2 = 0, p1 = 0, p0 = 0;
+/** 64×64 → 128: words in W[P3] (top) .. W[P0]. */
 function mul64(ah: number, al: number, bh: number, bl: number): void {
-  const ll = mul32(al, bl), llH = mulHi;
-  const lh = mul32(al, bh), lhH = mulHi;
-  const hl = mul32(ah, bl), hlH = mulHi;
-  const hh = mul32(ah, bh), hhH = mulHi;
-  p0 = ll;
+  const ll = mul32(al, bl), llH = W[MULHI];
+  const lh = mul32(al, bh), lhH = W[MULHI];
+  const hl = mul32(ah, bl), hlH = W[MULHI];
+  const hh = mul32(ah, bh), hhH = W[MULHI];
+  W[P0] = ll;
   // word 1: llH + lh + hl
   let t = (llH >>> 0) + (lh >>> 0) + (hl >>> 0);
-  p1 = t | 0;
+  W[P1] = t | 0;
   let c = Math.floor(t / 4294967296);
   // word 2: lhH + hlH + hh + c
   t = (lhH >>> 0) + (hlH >>> 0) + (hh >>> 0) + c;
-  p2 = t | 0;
+  W[P2] = t | 0;
   c = Math.floor(t / 4294967296);
-  p3 = ((hhH >>> 0) + c) | 0;
+  W[P3] = ((hhH >>> 0) + c) | 0;
 }
 
 export function fmul(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, cw: number, den: boolean): void {
@@ -555,23 +566,23 @@ export function fmul(aSe: number, aHi: number, aLo: number, bSe: number, bHi: nu
   if (ca === C_ZERO || cb === C_ZERO) return setZero(sign);
   unpackA(aSe, aHi, aLo);
   unpackB(bSe, bHi, bLo);
-  mul64(aH, aL, bH, bL);
+  mul64(W[AH], W[AL], W[BH], W[BL]);
   let e = aE + bE - BIAS;
-  let h = p3, l = p2, x = p1 | (p0 !== 0 ? 1 : 0);
+  let h = W[P3], l = W[P2], x = W[P1] | (W[P0] !== 0 ? 1 : 0);
   if (h < 0) e++;
   else {
     h = (h << 1) | (l >>> 31);
-    l = (l << 1) | (p1 >>> 31);
-    x = (p1 << 1) | (p0 !== 0 ? 1 : 0);
+    l = (l << 1) | (W[P1] >>> 31);
+    x = (W[P1] << 1) | (W[P0] !== 0 ? 1 : 0);
   }
   roundCw(sign, e, h, l, x, cw);
 }
 
 // ---------------------------------------------------------------- long division (Knuth D, 16-bit digits)
 
-const DU = new Float64Array(24);
-const DV = new Float64Array(12);
-const DQ = new Float64Array(16);
+const DU = new Int32Array(24);
+const DV = new Int32Array(12);
+const DQ = new Int32Array(16);
 
 /**
  * DU[0..m+n-1] / DV[0..n-1] (little-endian 16-bit digits, DV[n-1] >= 0x8000,
@@ -591,19 +602,14 @@ function divDigits(m: number, n: number): void {
       rhat += vTop;
       if (rhat >= 65536) break;
     }
-    // u[j..j+n] -= qhat * v
+    // u[j..j+n] -= qhat * v (qhat < 2^16, so each partial product plus carry is below 2^32)
     let carry = 0, borrow = 0;
     for (let k = 0; k < n; k++) {
       const p = qhat * v[k]! + carry;
-      carry = Math.floor(p / 65536);
-      const t = u[k + j]! - (p - carry * 65536) - borrow;
-      if (t < 0) {
-        u[k + j] = t + 65536;
-        borrow = 1;
-      } else {
-        u[k + j] = t;
-        borrow = 0;
-      }
+      carry = p >>> 16;
+      const t = u[k + j]! - (p & 0xffff) - borrow;
+      borrow = t >>> 31; // 1 when negative
+      u[k + j] = t & 0xffff;
     }
     const t = u[j + n]! - carry - borrow;
     if (t < 0) {
@@ -613,13 +619,8 @@ function divDigits(m: number, n: number): void {
       let c = 0;
       for (let k = 0; k < n; k++) {
         const s = u[k + j]! + v[k]! + c;
-        if (s >= 65536) {
-          u[k + j] = s - 65536;
-          c = 1;
-        } else {
-          u[k + j] = s;
-          c = 0;
-        }
+        u[k + j] = s & 0xffff;
+        c = s >>> 16;
       }
       u[j + n] = (u[j + n]! + c) & 0xffff;
     } else u[j + n] = t;
@@ -628,11 +629,11 @@ function divDigits(m: number, n: number): void {
 }
 
 /** Put a 32-bit word into two digits of arr at index k. */
-function putWord(arr: Float64Array, k: number, w: number): void {
+function putWord(arr: Int32Array, k: number, w: number): void {
   arr[k] = w & 0xffff;
   arr[k + 1] = w >>> 16;
 }
-function getWord(arr: Float64Array, k: number): number {
+function getWord(arr: Int32Array, k: number): number {
   return (arr[k]! | (arr[k + 1]! << 16)) | 0;
 }
 
@@ -660,22 +661,22 @@ export function fdiv(aSe: number, aHi: number, aLo: number, bSe: number, bHi: nu
   unpackB(bSe, bHi, bLo);
   let e = aE - bE + BIAS;
   // Quotient of A·2^95 (A >= B) or A·2^96 (A < B) by B: 96 bits with the top one set.
-  const aLess = aH >>> 0 < bH >>> 0 || (aH === bH && aL >>> 0 < bL >>> 0);
+  const aLess = W[AH] >>> 0 < W[BH] >>> 0 || (W[AH] === W[BH] && W[AL] >>> 0 < W[BL] >>> 0);
   if (aLess) e--;
   // Numerator digits: A shifted left by 96 or 95 bits → 10 digits (160 bits).
   const u = DU;
   for (let k = 0; k < 6; k++) u[k] = 0;
   if (aLess) {
-    putWord(u, 6, aL);
-    putWord(u, 8, aH);
+    putWord(u, 6, W[AL]);
+    putWord(u, 8, W[AH]);
   } else {
     // A << 95 = (A >> 1) << 96, with A's lowest bit at position 95.
-    u[5] = (aL & 1) << 15;
-    putWord(u, 6, (aL >>> 1) | (aH << 31));
-    putWord(u, 8, aH >>> 1);
+    u[5] = (W[AL] & 1) << 15;
+    putWord(u, 6, (W[AL] >>> 1) | (W[AH] << 31));
+    putWord(u, 8, W[AH] >>> 1);
   }
-  putWord(DV, 0, bL);
-  putWord(DV, 2, bH);
+  putWord(DV, 0, W[BL]);
+  putWord(DV, 2, W[BH]);
   divDigits(6, 4);
   // Quotient fits in 6 digits (DQ[6] is 0).
   const sticky = (DU[0]! + DU[1]! + DU[2]! + DU[3]!) !== 0 ? 1 : 0;
@@ -685,7 +686,7 @@ export function fdiv(aSe: number, aHi: number, aLo: number, bSe: number, bHi: nu
 
 // ---------------------------------------------------------------- square root
 
-const SQ = new Float64Array(16);
+const SQ = new Int32Array(16);
 
 export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
   R.flags = 0;
@@ -707,15 +708,15 @@ export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
   const u = SQ;
   for (let k = 0; k < 12; k++) u[k] = 0;
   if (odd) {
-    putWord(u, 8, aL);
-    putWord(u, 10, aH);
+    putWord(u, 8, W[AL]);
+    putWord(u, 10, W[AH]);
   } else {
-    u[7] = (aL & 1) << 15;
-    putWord(u, 8, (aL >>> 1) | (aH << 31));
-    putWord(u, 10, aH >>> 1);
+    u[7] = (W[AL] & 1) << 15;
+    putWord(u, 8, (W[AL] >>> 1) | (W[AH] << 31));
+    putWord(u, 10, W[AH] >>> 1);
   }
   // First approximation in double: sqrt(A) · 2^64 (odd) or sqrt(2A) · 2^63 (even), 53 good bits.
-  const ad = (aH >>> 0) * 4294967296 + (aL >>> 0);
+  const ad = (W[AH] >>> 0) * 4294967296 + (W[AL] >>> 0);
   const y = Math.sqrt(odd ? ad : 2 * ad); // in [2^31.5, 2^32.5)
   // r0 = floor(y · 2^20) · 2^(43 or 44): y·2^20 is an integer < 2^53.
   // (clamped below 2^52 when odd so that r0 < 2^96: y can round up to exactly 2^32)
@@ -756,10 +757,10 @@ export function fsqrt(aSe: number, aHi: number, aLo: number, cw: number): void {
   }
 }
 
-const SQ2 = new Float64Array(13);
+const SQ2 = new Int32Array(13);
 
 /** Six digits of v · 2^sh (v < 2^53 integer, sh < 64) into arr (96 bits). */
-function setDigitsShifted(arr: Float64Array, v: number, sh: number): void {
+function setDigitsShifted(arr: Int32Array, v: number, sh: number): void {
   const vh = Math.floor(v / 4294967296) | 0, vl = (v % 4294967296) | 0;
   let w0 = 0, w1 = 0, w2 = 0;
   if (sh < 32) {
@@ -776,7 +777,7 @@ function setDigitsShifted(arr: Float64Array, v: number, sh: number): void {
   putWord(arr, 4, w2);
 }
 
-function squareDigits6(v: Float64Array, out: Float64Array): void {
+function squareDigits6(v: Int32Array, out: Int32Array): void {
   for (let k = 0; k < 13; k++) out[k] = 0;
   for (let i = 0; i < 6; i++) {
     let c = 0;
@@ -790,7 +791,7 @@ function squareDigits6(v: Float64Array, out: Float64Array): void {
   }
 }
 
-function decDigits(v: Float64Array, n: number): void {
+function decDigits(v: Int32Array, n: number): void {
   for (let k = 0; k < n; k++) {
     if (v[k] !== 0) {
       v[k]!--;
@@ -833,11 +834,11 @@ function cmpValues(ca: number, aSe: number, aHi: number, aLo: number, cb: number
   if (ca === C_INF || cb === C_INF) mag = ca === cb ? 0 : ca === C_INF ? 1 : -1;
   else {
     normalize(aSe, aHi, aLo);
-    const e1 = nE, h1 = nH, l1 = nL;
+    const e1 = nE, h1 = W[NH], l1 = W[NL];
     normalize(bSe, bHi, bLo);
     if (e1 !== nE) mag = e1 > nE ? 1 : -1;
-    else if (h1 !== nH) mag = h1 >>> 0 > nH >>> 0 ? 1 : -1;
-    else if (l1 !== nL) mag = l1 >>> 0 > nL >>> 0 ? 1 : -1;
+    else if (h1 !== W[NH]) mag = h1 >>> 0 > W[NH] >>> 0 ? 1 : -1;
+    else if (l1 !== W[NL]) mag = l1 >>> 0 > W[NL] >>> 0 ? 1 : -1;
     else mag = 0;
   }
   if (mag === 0) return CMP_EQ;
@@ -846,13 +847,12 @@ function cmpValues(ca: number, aSe: number, aHi: number, aLo: number, cb: number
 
 // ---------------------------------------------------------------- integers
 
-/** Output of roundToInt: magnitude (iH, iL), inexact and rounded-up flags. */
-export let iH = 0, iL = 0;
+/** Output of roundToInt: magnitude (W[IH], W[IL]), inexact and rounded-up flags. */
 let iInexact = false, iUp = false, iBig = false;
 
 /**
  * Round the finite value (sign, exponent e of bit 63, significand h:l normalised)
- * to an integer by rc: magnitude in (iH, iL); iBig when it does not fit 64 bits.
+ * to an integer by rc: magnitude in (W[IH], W[IL]); iBig when it does not fit 64 bits.
  */
 function roundToInt(sign: number, e: number, h: number, l: number, rc: number): void {
   const E = e - BIAS; // value = sig · 2^(E - 63)
@@ -860,24 +860,24 @@ function roundToInt(sign: number, e: number, h: number, l: number, rc: number): 
   iUp = false;
   iBig = false;
   if (E >= 63) {
-    iH = h;
-    iL = l;
+    W[IH] = h;
+    W[IL] = l;
     iBig = E > 63;
     return;
   }
   // Shift right by 63 - E (1..) with the shifted-out bits as round information.
   shiftRightJam(h, l, 0, 63 - E);
-  const rb = sX >>> 31;
-  const st = (sX & 0x7fffffff) !== 0;
+  const rb = W[SX] >>> 31;
+  const st = (W[SX] & 0x7fffffff) !== 0;
   const inexact = rb !== 0 || st;
   let inc: boolean;
   switch (rc) {
-    case RC_NEAR: inc = rb !== 0 && (st || (sL & 1) !== 0); break;
+    case RC_NEAR: inc = rb !== 0 && (st || (W[SL] & 1) !== 0); break;
     case RC_DOWN: inc = inexact && sign !== 0; break;
     case RC_UP: inc = inexact && sign === 0; break;
     default: inc = false; break;
   }
-  let hh = sH, ll = sL;
+  let hh = W[SH], ll = W[SL];
   if (inc) {
     const t = (ll >>> 0) + 1;
     if (t > 0xffffffff) {
@@ -885,8 +885,8 @@ function roundToInt(sign: number, e: number, h: number, l: number, rc: number): 
       hh = (hh + 1) | 0; // cannot overflow: the magnitude is below 2^63 before rounding
     } else ll = t | 0;
   }
-  iH = hh;
-  iL = ll;
+  W[IH] = hh;
+  W[IL] = ll;
   iInexact = inexact;
   iUp = inc;
 }
@@ -906,10 +906,10 @@ export function frndint(aSe: number, aHi: number, aLo: number, cw: number): void
     R.se = aSe; R.hi = aHi; R.lo = aLo;
     return;
   }
-  roundToInt(aS, aE, aH, aL, (cw >>> 10) & 3);
+  roundToInt(aS, aE, W[AH], W[AL], (cw >>> 10) & 3);
   if (iInexact) R.flags |= SW_PE;
   if (iUp) R.flags |= SW_C1;
-  packInt(aS, iH, iL);
+  packInt(aS, W[IH], W[IL]);
 }
 
 /** Pack a 64-bit magnitude (exact) with a sign into R. */
@@ -917,8 +917,8 @@ function packInt(sign: number, h: number, l: number): void {
   if ((h | l) === 0) return setZero(sign);
   const n = normalize96(h, l, 0);
   R.se = (sign << 15) | (BIAS + 63 - n);
-  R.hi = sH;
-  R.lo = sL;
+  R.hi = W[SH];
+  R.lo = W[SL];
 }
 
 /** FILD: a signed 64-bit integer (lo, hi) to extended (exact). */
@@ -933,7 +933,6 @@ export function fromInt64(lo: number, hi: number): void {
 }
 
 /** Output of toInt: the integer (lo, hi), two's complement. */
-export let intLo = 0, intHi = 0;
 
 /**
  * FIST/FISTP/FISTTP: convert to a signed integer of `bits` (16, 32, 64) by rc.
@@ -945,38 +944,38 @@ export function toInt(aSe: number, aHi: number, aLo: number, bits: number, rc: n
   const ca = classify(aSe, aHi, aLo);
   if (ca >= C_INF) return intIndefinite(bits);
   if (ca === C_ZERO) {
-    intLo = 0;
-    intHi = 0;
+    W[INT_LO] = 0;
+    W[INT_HI] = 0;
     return;
   }
   unpackA(aSe, aHi, aLo);
-  roundToInt(aS, aE, aH, aL, rc);
+  roundToInt(aS, aE, W[AH], W[AL], rc);
   if (iBig) return intIndefinite(bits);
   // Range check against 2^(bits-1) (one more allowed when negative).
   let ok: boolean;
-  if (bits === 64) ok = iH >= 0 || (aS !== 0 && iH === (0x80000000 | 0) && iL === 0);
-  else if (iH !== 0) ok = false;
+  if (bits === 64) ok = W[IH] >= 0 || (aS !== 0 && W[IH] === (0x80000000 | 0) && W[IL] === 0);
+  else if (W[IH] !== 0) ok = false;
   else {
     const lim = bits === 32 ? 0x80000000 : 0x8000;
-    ok = iL >>> 0 < lim || (aS !== 0 && iL >>> 0 === lim);
+    ok = W[IL] >>> 0 < lim || (aS !== 0 && W[IL] >>> 0 === lim);
   }
   if (!ok) return intIndefinite(bits);
   if (iInexact) R.flags |= SW_PE;
   if (iUp) R.flags |= SW_C1;
   if (aS) {
-    intLo = -iL | 0;
-    intHi = (~iH + (intLo === 0 ? 1 : 0)) | 0;
+    W[INT_LO] = -W[IL] | 0;
+    W[INT_HI] = (~W[IH] + (W[INT_LO] === 0 ? 1 : 0)) | 0;
   } else {
-    intLo = iL;
-    intHi = iH;
+    W[INT_LO] = W[IL];
+    W[INT_HI] = W[IH];
   }
-  if (bits === 16) intLo &= 0xffff;
+  if (bits === 16) W[INT_LO] &= 0xffff;
 }
 
 function intIndefinite(bits: number): void {
   R.flags |= SW_IE;
-  intLo = bits === 16 ? 0x8000 : bits === 32 ? 0x80000000 | 0 : 0;
-  intHi = bits === 64 ? 0x80000000 | 0 : 0;
+  W[INT_LO] = bits === 16 ? 0x8000 : bits === 32 ? 0x80000000 | 0 : 0;
+  W[INT_HI] = bits === 64 ? 0x80000000 | 0 : 0;
 }
 
 // ---------------------------------------------------------------- memory formats
@@ -1024,8 +1023,8 @@ export function fromF64(lo: number, hi: number): void {
     // value = f · 2^-1074; normalising the 64-bit (fh, lo) to bit 63 shifts it left by n.
     const n = normalize96(fh, lo, 0);
     R.se = (sign << 15) | (BIAS - 1074 + 63 - n);
-    R.hi = sH;
-    R.lo = sL;
+    R.hi = W[SH];
+    R.lo = W[SL];
   } else {
     R.se = (sign << 15) | (e - 1023 + BIAS);
     R.hi = 0x80000000 | (fh << 11) | (lo >>> 21);
@@ -1033,8 +1032,7 @@ export function fromF64(lo: number, hi: number): void {
   }
 }
 
-/** Output of toF32/toF64: the bits (f64: lo in memLo, hi in memHi). */
-export let memLo = 0, memHi = 0;
+/** Output of toF32/toF64: the bits (f64: lo in W[MEM_LO], hi in W[MEM_HI]). */
 
 /**
  * Extended → single/double (bits 32 or 64) rounded by rc; flags in R.flags
@@ -1049,44 +1047,44 @@ export function toFloat(aSe: number, aHi: number, aLo: number, bits: number, cw:
   const dbl = bits === 64;
   switch (ca) {
     case C_ZERO:
-      memLo = dbl ? 0 : sign << 31;
-      memHi = dbl ? sign << 31 : 0;
+      W[MEM_LO] = dbl ? 0 : sign << 31;
+      W[MEM_HI] = dbl ? sign << 31 : 0;
       return;
     case C_INF:
-      memLo = dbl ? 0 : (sign << 31) | 0x7f800000;
-      memHi = dbl ? (sign << 31) | 0x7ff00000 : 0;
+      W[MEM_LO] = dbl ? 0 : (sign << 31) | 0x7f800000;
+      W[MEM_HI] = dbl ? (sign << 31) | 0x7ff00000 : 0;
       return;
     case C_UNSUP:
       R.flags |= SW_IE;
-      memLo = dbl ? 0 : 0xffc00000 | 0;
-      memHi = dbl ? 0xfff80000 | 0 : 0;
+      W[MEM_LO] = dbl ? 0 : 0xffc00000 | 0;
+      W[MEM_HI] = dbl ? 0xfff80000 | 0 : 0;
       return;
     case C_SNAN: case C_QNAN: {
       if (ca === C_SNAN) R.flags |= SW_IE;
       if (dbl) {
-        memHi = (sign << 31) | 0x7ff80000 | ((aHi >>> 11) & 0x7ffff);
-        memLo = (aHi << 21) | (aLo >>> 11);
+        W[MEM_HI] = (sign << 31) | 0x7ff80000 | ((aHi >>> 11) & 0x7ffff);
+        W[MEM_LO] = (aHi << 21) | (aLo >>> 11);
       } else {
-        memLo = (sign << 31) | 0x7fc00000 | ((aHi >>> 8) & 0x3fffff);
-        memHi = 0;
+        W[MEM_LO] = (sign << 31) | 0x7fc00000 | ((aHi >>> 8) & 0x3fffff);
+        W[MEM_HI] = 0;
       }
       return;
     }
   }
   unpackA(aSe, aHi, aLo);
   const rc = (cw >>> 10) & 3;
-  if (dbl) roundGen(sign, aE, aH, aL, 0, 53, BIAS - 1022, BIAS + 1023, rc, cw, false);
-  else roundGen(sign, aE, aH, aL, 0, 24, BIAS - 126, BIAS + 127, rc, cw, false);
+  if (dbl) roundGen(sign, aE, W[AH], W[AL], 0, 53, BIAS - 1022, BIAS + 1023, rc, cw, false);
+  else roundGen(sign, aE, W[AH], W[AL], 0, 24, BIAS - 126, BIAS + 127, rc, cw, false);
   if (roundTrap) return;
-  const normal = oH < 0;
+  const normal = W[OH] < 0;
   if (dbl) {
     const ef = oE === 0x7fff ? 0x7ff : normal ? oE - BIAS + 1023 : 0;
-    memHi = (sign << 31) | (ef << 20) | ((oH >>> 11) & 0xfffff);
-    memLo = (oH << 21) | (oL >>> 11);
+    W[MEM_HI] = (sign << 31) | (ef << 20) | ((W[OH] >>> 11) & 0xfffff);
+    W[MEM_LO] = (W[OH] << 21) | (W[OL] >>> 11);
   } else {
     const ef = oE === 0x7fff ? 0xff : normal ? oE - BIAS + 127 : 0;
-    memLo = (sign << 31) | (ef << 23) | ((oH >>> 8) & 0x7fffff);
-    memHi = 0;
+    W[MEM_LO] = (sign << 31) | (ef << 23) | ((W[OH] >>> 8) & 0x7fffff);
+    W[MEM_HI] = 0;
   }
 }
 
@@ -1119,91 +1117,69 @@ export function fprem(aSe: number, aHi: number, aLo: number, bSe: number, bHi: n
   unpackB(bSe, bHi, bLo);
   const sign = aS;
   let d = aE - bE;
-  if (d < 0) {
-    // |a| < |b|·(1/2): quotient 0 (for fprem1, only if |a| <= |b|/2).
-    if (!round || d < -1) return roundExt(sign, aE, aH, aL, 0, 64, RC_NEAR, cw);
-  }
+  // |a| < |b|: the quotient is 0 and the remainder a, except for fprem1 when |a| may exceed |b|/2 (d = -1).
+  if (d < 0 && (!round || d < -1)) return roundExt(sign, aE, W[AH], W[AL], 0, 64, RC_NEAR, cw);
+  // Exponent difference of 64 or more: a partial remainder, reducing by a multiple of b·2^(d - n)
+  // with n = 32 + d mod 32 (what the hardware does; C2 = 1 asks for another iteration).
   let partial = false;
-  let qExp = 0; // the quotient is scaled by 2^qExp (partial reduction)
+  let qExp = 0;
   if (d >= 64) {
     partial = true;
     const n = 32 + (d % 32);
     qExp = d - n;
     d = n;
   }
-  // Quotient Q = trunc(A·2^d / B) for d >= 0; remainder Rm = A·2^d - Q·B (exact, < B).
-  let rh: number, rl: number, rx: number, q0: number, q1: number, q2: number;
-  let qOdd = 0, rEq = 0;
+  // Remainder (rh, rl, rx) at the scale of b·2^qExp (bit 63 ↔ exponent rE), quotient's low word q0.
+  let rh: number, rl: number, rx = 0, q0: number, rE: number;
   if (d >= 0) {
-    // Numerator A·2^d: 64 + d bits (d < 64): as digits, A shifted left by d.
-    const u = DU;
-    for (let k = 0; k < 12; k++) u[k] = 0;
-    shiftIntoDigits(aH, aL, d);
-    putWord(DV, 0, bL);
-    putWord(DV, 2, bH);
+    // Q = trunc(A·2^d / B), Rm = A·2^d - Q·B (exact, < B).
+    for (let k = 0; k < 12; k++) DU[k] = 0;
+    shiftIntoDigits(W[AH], W[AL], d);
+    putWord(DV, 0, W[BL]);
+    putWord(DV, 2, W[BH]);
     divDigits(4, 4);
     rh = getWord(DU, 2);
     rl = getWord(DU, 0);
-    rx = 0;
     q0 = getWord(DQ, 0);
-    q1 = getWord(DQ, 2);
-    q2 = DQ[4]!;
+    rE = bE + qExp;
   } else {
     // d = -1 (fprem1 only): quotient 0, remainder a.
-    rh = aH; rl = aL; rx = 0; q0 = 0; q1 = 0; q2 = 0;
+    rh = W[AH];
+    rl = W[AL];
+    q0 = 0;
+    rE = aE;
   }
   let rs = sign;
-  let rE = bE + qExp; // remainder exponent: the scale of B (times 2^qExp for a partial remainder)
-  if (d < 0) rE = aE;
   if (round && !partial) {
-    // Round the quotient to nearest: compare 2·Rm with B (Rm at B's scale; when d = -1, Rm = A at half B's scale).
-    let c: number;
-    if (d < 0) {
-      // 2·A vs B with A = (aH, aL)·2^(aE), B = (bH, bL)·2^(bE), aE = bE - 1: compare A and B significands.
-      c = cmp64(aH, aL, bH, bL);
-    } else {
-      // 2·(rh, rl) vs (bH, bL)
-      if (rh < 0) c = 1;
-      else c = cmp64((rh << 1) | (rl >>> 31), rl << 1, bH, bL);
-    }
-    qOdd = q0 & 1;
-    if (c > 0 || (c === 0 && qOdd)) {
-      // Q += 1; Rm = B - Rm (sign flips)
+    // Round the quotient to nearest-even: compare 2·Rm with B.
+    const c = d < 0 ? cmp64(W[AH], W[AL], W[BH], W[BL]) : rh < 0 ? 1 : cmp64((rh << 1) | (rl >>> 31), rl << 1, W[BH], W[BL]);
+    if (c > 0 || (c === 0 && (q0 & 1) !== 0)) {
+      // Q + 1: the remainder becomes B - Rm with the opposite sign.
       if (d < 0) {
-        // B - A/2 in B's scale: (bH, bL) - (aH, aL) >> 1
-        shiftRightJam(aH, aL, 0, 1);
-        const x = (0 - sX) | 0;
-        let borrow = sX !== 0 ? 1 : 0;
-        const ld = (bL >>> 0) - (sL >>> 0) - borrow;
+        // B - A/2 at B's scale
+        shiftRightJam(W[AH], W[AL], 0, 1);
+        rx = (0 - W[SX]) | 0;
+        let borrow = W[SX] !== 0 ? 1 : 0;
+        const ld = (W[BL] >>> 0) - (W[SL] >>> 0) - borrow;
         borrow = ld < 0 ? 1 : 0;
         rl = ld | 0;
-        rh = ((bH >>> 0) - (sH >>> 0) - borrow) | 0;
-        rx = x;
+        rh = ((W[BH] >>> 0) - (W[SH] >>> 0) - borrow) | 0;
         rE = bE;
       } else {
-        const ld = (bL >>> 0) - (rl >>> 0);
-        const borrow = ld < 0 ? 1 : 0;
+        const ld = (W[BL] >>> 0) - (rl >>> 0);
         rl = ld | 0;
-        rh = ((bH >>> 0) - (rh >>> 0) - borrow) | 0;
+        rh = ((W[BH] >>> 0) - (rh >>> 0) - (ld < 0 ? 1 : 0)) | 0;
       }
       rs ^= 1;
-      const t = (q0 >>> 0) + 1;
-      q0 = t | 0;
-      if (t > 0xffffffff) q1 = (q1 + 1) | 0;
+      q0 = (q0 + 1) | 0;
     }
-    rEq = c;
   }
-  void rEq;
-  void q2;
   remQ = q0 & 7;
   remPartial = partial;
-  if ((rh | rl | rx) === 0) {
-    // Exact zero remainder: sign of the dividend.
-    return setZero(sign);
-  }
+  // An exact zero remainder has the dividend's sign.
+  if ((rh | rl | rx) === 0) return setZero(sign);
   const n = normalize96(rh, rl, rx);
-  // (rh, rl) is at B's scale: bit 63 ↔ exponent rE. After normalising by n bits, exponent rE - n.
-  roundExt(rs, rE - n, sH, sL, sX, 64, RC_NEAR, cw);
+  roundExt(rs, rE - n, W[SH], W[SL], W[SX], 64, RC_NEAR, cw);
 }
 
 function cmp64(ah: number, al: number, bh: number, bl: number): number {
@@ -1269,45 +1245,44 @@ export function fscale(aSe: number, aHi: number, aLo: number, bSe: number, bHi: 
     const E = bE - BIAS;
     if (E >= 0) {
       if (E >= 20) n = 1 << 20;
-      else n = (bH >>> (31 - E));
+      else n = (W[BH] >>> (31 - E));
       if (sb) n = -n;
     }
   }
   unpackA(aSe, aHi, aLo);
-  roundExt(sa, aE + n, aH, aL, 0, 64, (cw >>> 10) & 3, cw);
+  roundExt(sa, aE + n, W[AH], W[AL], 0, 64, (cw >>> 10) & 3, cw);
 }
 
 /** Output of fxtract: the exponent part goes in R, the significand part here. */
-export let xSe = 0, xHi = 0, xLo = 0;
 
-/** FXTRACT: R = exponent (unbiased, as a float), (xSe, xHi, xLo) = significand with exponent 0. */
+/** FXTRACT: R = exponent (unbiased, as a float), (W[X_SE], W[X_HI], W[X_LO]) = significand with exponent 0. */
 export function fxtract(aSe: number, aHi: number, aLo: number, _cw: number): void {
   R.flags = 0;
   const ca = classify(aSe, aHi, aLo);
   switch (ca) {
     case C_UNSUP:
       invalid();
-      xSe = R.se; xHi = R.hi; xLo = R.lo;
+      W[X_SE] = R.se; W[X_HI] = R.hi; W[X_LO] = R.lo;
       return;
     case C_QNAN: case C_SNAN:
       propagateNaN(ca, aSe, aHi, aLo, C_ZERO, 0, 0, 0);
-      xSe = R.se; xHi = R.hi; xLo = R.lo;
+      W[X_SE] = R.se; W[X_HI] = R.hi; W[X_LO] = R.lo;
       return;
     case C_ZERO:
       R.flags |= SW_ZE;
       setInf(1);
-      xSe = aSe; xHi = 0; xLo = 0;
+      W[X_SE] = aSe; W[X_HI] = 0; W[X_LO] = 0;
       return;
     case C_INF:
       setInf(0);
-      xSe = aSe; xHi = aHi; xLo = aLo;
+      W[X_SE] = aSe; W[X_HI] = aHi; W[X_LO] = aLo;
       return;
   }
   if (ca === C_DEN) R.flags |= SW_DE;
   unpackA(aSe, aHi, aLo);
-  xSe = (aS << 15) | BIAS;
-  xHi = aH;
-  xLo = aL;
+  W[X_SE] = (aS << 15) | BIAS;
+  W[X_HI] = W[AH];
+  W[X_LO] = W[AL];
   const E = aE - BIAS;
   if (E === 0) return setZero(0);
   fromInt64(E, E >> 31);
@@ -1327,9 +1302,9 @@ export function toDouble(se: number, hi: number, lo: number): number {
   normalize(se, hi, lo);
   // Round the 64-bit significand to 53 bits, nearest-even.
   R.flags = 0;
-  roundSig(nH, nL, 0, 53, RC_NEAR, 0);
+  roundSig(W[NH], W[NL], 0, 53, RC_NEAR, 0);
   let e = nE;
-  let h = rH, l = rL;
+  let h = W[RH], l = W[RL];
   if (rCarry) e++;
   const m = (h >>> 0) * 2097152 + (l >>> 11); // top 53 bits as an integer
   const k = e - BIAS - 52;
@@ -1347,12 +1322,11 @@ export function fromDouble(v: number): void {
 }
 
 /** Normalised significand of the last exponentOf() call. */
-export let normHi = 0, normLo = 0;
 
-/** Unbiased exponent of a finite non-zero packed value (normalised; significand in normHi/normLo). */
+/** Unbiased exponent of a finite non-zero packed value (normalised; significand in W[NORM_HI]/W[NORM_LO]). */
 export function exponentOf(se: number, hi: number, lo: number): number {
   normalize(se, hi, lo);
-  normHi = nH;
-  normLo = nL;
+  W[NORM_HI] = W[NH];
+  W[NORM_LO] = W[NL];
   return nE - BIAS;
 }

@@ -7,26 +7,34 @@
  * plus the (exact) residual, and the residual is applied with the
  * function's derivative, so the result is the double-precision value of the
  * function at the exact 80-bit argument: relative error about 2^-52 (a few
- * ulps of double; hardware is within ~1 ulp of extended, 2^-63). Multiplications by
- * ST(1) (fyl2x, fyl2xp1) are done in extended precision, so the full
- * exponent range works. Arguments are reduced by Math.sin & co. with an
- * exact pi, where hardware reduces with a 66-bit pi (results for huge
- * arguments differ accordingly). Special operands (zeros, infinities,
- * NaNs, denormals, the |x| >= 2^63 out-of-range case with C2 = 1) follow
- * the SDM tables; PE is reported for every inexact-looking finite result,
- * C1 (rounded up) is left 0.
+ * double ulps, i.e. roughly 2^11 extended ulps; hardware is within about one
+ * extended ulp). The multiplications by ST(1) in fyl2x/fyl2xp1 and the
+ * tiny-argument shortcuts are done in extended precision with the control
+ * word's rounding, so the full exponent range works.
+ *
+ * Trigonometric arguments of magnitude 2^10 or more are reduced exactly
+ * (BigInt) by the x87's own 66-bit approximation of pi/2, as the hardware
+ * does, so huge arguments give the hardware's (mathematically inexact)
+ * answers; |x| >= 2^63 sets C2 and leaves the operand. f2xm1 outside
+ * [-1, 1] (undefined) leaves the operand and reports PE, as the reference
+ * host does; fyl2xp1 outside its domain returns whatever the formula gives.
+ * Zeros, infinities, NaNs, denormals and unsupported encodings follow the
+ * SDM tables. PE is reported for every inexact-looking finite result; C1
+ * (rounded up) is not modelled and left 0.
  */
 import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { SW_C1, SW_C2, SW_DE, SW_IE, SW_PE, SW_UE, SW_ZE } from '../x87-state.ts';
 import {
-  BIAS, C_DEN, C_INF, C_QNAN, C_SNAN, C_UNSUP, C_ZERO, R, classify, exponentOf, fadd, fdiv, fmul, fromDouble, normHi, normLo,
-  toDouble,
+  BIAS, C_DEN, C_INF, C_QNAN, C_SNAN, C_UNSUP, C_ZERO, NORM_HI, NORM_LO, R, W, classify, exponentOf, fadd, fdiv, fmul,
+  fromDouble, toDouble,
 } from './x87-float.ts';
 import { fpuEnter, isEmpty, lastIp, pop, raise, setIndef, setReg, stackOverflow, stackUnderflow, unmaskedPre, x87 } from './x87-common.ts';
 
 /** Control word used for the exact helper arithmetic: 64-bit precision, round to nearest, all masked. */
 const CW_EXACT = 0x037f;
+/** Control word for a final extended-precision step: the instruction's rounding control and masks, 64-bit precision. */
+let cwFinal = 0x037f;
 
 /** Residual of the last split(): x - double(x), as a double. */
 let resid = 0;
@@ -90,22 +98,22 @@ function nanOperands(ca: number, aSe: number, aHi: number, aLo: number, cb: numb
 const K_SIN = 0, K_COS = 1, K_TAN = 2, K_SINCOS = 3;
 
 /** Second result of fsincos (the cosine), packed. */
-let cSe = 0, cHi = 0, cLo = 0;
+const COS = new Int32Array(3);
 
 /**
  * Compute the function of kind k of ST(0) into R (and the cosine for sincos
- * into cSe…). Returns false for an out-of-range operand (|x| >= 2^63).
+ * into COS[0]…). Returns false for an out-of-range operand (|x| >= 2^63).
  */
 function trig(k: number, se: number, hi: number, lo: number): boolean {
   const cls = classify(se, hi, lo);
   if (nanOperand(cls, se, hi, lo)) {
-    cSe = R.se; cHi = R.hi; cLo = R.lo;
+    COS[0] = R.se; COS[1] = R.hi; COS[2] = R.lo;
     return true;
   }
   if (cls === C_INF) {
     tFlags |= SW_IE;
     R.se = 0xffff; R.hi = 0xc0000000 | 0; R.lo = 0;
-    cSe = R.se; cHi = R.hi; cLo = R.lo;
+    COS[0] = R.se; COS[1] = R.hi; COS[2] = R.lo;
     return true;
   }
   if (cls === C_ZERO) {
@@ -113,7 +121,7 @@ function trig(k: number, se: number, hi: number, lo: number): boolean {
     if (k === K_COS) {
       R.se = 0x3fff; R.hi = 0x80000000 | 0;
     }
-    cSe = 0x3fff; cHi = 0x80000000 | 0; cLo = 0;
+    COS[0] = 0x3fff; COS[1] = 0x80000000 | 0; COS[2] = 0;
     return true;
   }
   if (cls === C_DEN) tFlags |= SW_DE;
@@ -122,12 +130,12 @@ function trig(k: number, se: number, hi: number, lo: number): boolean {
   if (E < -40) {
     // Tiny: sin x = tan x = x, cos x = 1 to far beyond 64 bits.
     tFlags |= SW_PE;
-    if (cls === C_DEN) tFlags |= SW_UE;
+    if (cls === C_DEN && k !== K_COS) tFlags |= SW_UE; // a denormal sine/tangent result
     R.se = se; R.hi = hi; R.lo = lo;
     if (k === K_COS) {
       R.se = 0x3fff; R.hi = 0x80000000 | 0; R.lo = 0;
     }
-    cSe = 0x3fff; cHi = 0x80000000 | 0; cLo = 0;
+    COS[0] = 0x3fff; COS[1] = 0x80000000 | 0; COS[2] = 0;
     return true;
   }
   let x: number, r: number, q = 0;
@@ -161,7 +169,7 @@ function trig(k: number, se: number, hi: number, lo: number): boolean {
     }
     default: {
       fromResult(cv, false);
-      cSe = R.se; cHi = R.hi; cLo = R.lo;
+      COS[0] = R.se; COS[1] = R.hi; COS[2] = R.lo;
       fromResult(sv, false);
     }
   }
@@ -243,7 +251,7 @@ function trigOp(name: string, ext: number, rm: number, k: number): void {
       else setReg(f, pn, 0x3fff, 0x80000000 | 0, 0);
     } else if (k === K_SINCOS) {
       f.top = pn;
-      setReg(f, pn, cSe, cHi, cLo);
+      setReg(f, pn, COS[0], COS[1], COS[2]);
     }
   }, rm);
 }
@@ -273,7 +281,7 @@ function f2xm1(se: number, hi: number, lo: number): void {
   }
   if (cls === C_DEN) tFlags |= SW_DE;
   const E = exponentOf(se, hi, lo);
-  if (E >= 0 && !(E === 0 && normHi === (0x80000000 | 0) && normLo === 0)) {
+  if (E >= 0 && !(E === 0 && W[NORM_HI] === (0x80000000 | 0) && W[NORM_LO] === 0)) {
     // |x| > 1 is outside the domain (undefined): the operand is left as it is, with PE (as measured).
     tFlags |= SW_PE;
     R.se = se; R.hi = hi; R.lo = lo;
@@ -281,7 +289,7 @@ function f2xm1(se: number, hi: number, lo: number): void {
   }
   if (E < -60) {
     // 2^x - 1 = x·ln2 (1 + x·ln2/2 + …): the extended product is exact enough.
-    fmul(se, hi, lo, 0x3ffe, 0xb17217f7 | 0, 0xd1cf79ac | 0, CW_EXACT, false);
+    fmul(se, hi, lo, 0x3ffe, 0xb17217f7 | 0, 0xd1cf79ac | 0, cwFinal, false);
     tFlags |= R.flags | SW_PE;
     return;
   }
@@ -299,6 +307,7 @@ x87('f2xm1', 0xd9, 6, 'reg', (c, i) => {
     return;
   }
   tFlags = 0;
+  cwFinal = f.cw | 0x300;
   f2xm1(f.se[p]!, f.hi[p]!, f.lo[p]!);
   if (unmaskedPre(f, tFlags)) return raise(f, tFlags & (SW_IE | SW_DE | SW_ZE));
   raise(f, tFlags & ~SW_C1);
@@ -318,7 +327,7 @@ function log2Ext(se: number, hi: number, lo: number): void {
     L = (Math.log1p(t) + resid / (1 + t)) / LN2;
   } else {
     // x = m · 2^E with m in [1, 2): log2 x = E + log2 m.
-    const m = split(BIAS, normHi, normLo);
+    const m = split(BIAS, W[NORM_HI], W[NORM_LO]);
     L = E + Math.log2(m) + resid / (m * LN2);
   }
   fromDouble(L);
@@ -357,7 +366,7 @@ function fyl2x(ySe: number, yHi: number, yLo: number, xSe: number, xHi: number, 
     return;
   }
   log2Ext(xSe, xHi, xLo);
-  fmul(ySe, yHi, yLo, R.se, R.hi, R.lo, CW_EXACT, false);
+  fmul(ySe, yHi, yLo, R.se, R.hi, R.lo, cwFinal, false);
   tFlags |= (R.flags & ~(SW_C1 | SW_DE)) | SW_PE;
 }
 
@@ -394,7 +403,7 @@ function fyl2xp1(ySe: number, yHi: number, yLo: number, xSe: number, xHi: number
     }
     fromDouble(L);
   }
-  fmul(ySe, yHi, yLo, R.se, R.hi, R.lo, CW_EXACT, false);
+  fmul(ySe, yHi, yLo, R.se, R.hi, R.lo, cwFinal, false);
   tFlags |= (R.flags & ~(SW_C1 | SW_DE)) | SW_PE;
 }
 
@@ -412,7 +421,7 @@ function fpatan(ySe: number, yHi: number, yLo: number, xSe: number, xHi: number,
   const ey = exponentOf(ySe, yHi, yLo), ex = exponentOf(xSe, xHi, xLo);
   if (ey - ex < -62 && !(xSe & 0x8000)) {
     // atan(y/x) = y/x to beyond 64 bits
-    fdiv(ySe, yHi, yLo, xSe, xHi, xLo, CW_EXACT, false);
+    fdiv(ySe, yHi, yLo, xSe, xHi, xLo, cwFinal, false);
     tFlags |= (R.flags & ~(SW_C1 | SW_DE)) | SW_PE;
     return;
   }
@@ -433,7 +442,7 @@ function scaled(se: number, hi: number, lo: number, m: number): number {
     return se & 0x8000 ? -0 : 0;
   }
   // Rebuild with the exponent ne (normalised significand).
-  return split((se & 0x8000) | (ne + BIAS), normHi, normLo);
+  return split((se & 0x8000) | (ne + BIAS), W[NORM_HI], W[NORM_LO]);
 }
 
 function invalidT(): void {
@@ -456,6 +465,7 @@ function st1Op(name: string, ext: number, rm: number, op: (a: number, b: number,
       return;
     }
     tFlags = 0;
+    cwFinal = f.cw | 0x300;
     op(f.se[p1]!, f.hi[p1]!, f.lo[p1]!, f.se[p0]!, f.hi[p0]!, f.lo[p0]!);
     if (unmaskedPre(f, tFlags)) return raise(f, tFlags & (SW_IE | SW_DE | SW_ZE));
     raise(f, tFlags & ~SW_C1);

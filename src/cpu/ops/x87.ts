@@ -6,33 +6,41 @@
  * precision and rounding control of FCW. The transcendental instructions
  * (x87-trans.ts) are computed through doubles. Environment and state
  * save/restore (fnstenv/fldenv/fnsave/frstor/fxsave/fxrstor) live in
- * x87-env.ts.
+ * x87-env.ts, shared helpers in x87-common.ts.
  *
  * Exceptions: flags accumulate in FSW. Masked responses are the
  * architectural ones (QNaN indefinite, integer indefinite, denormals,
  * infinities). An unmasked invalid-operation, denormal or zero-divide
- * exception suppresses the instruction's result (destination, TOP and
- * EFLAGS unchanged); an unmasked overflow or underflow delivers the
- * exponent-wrapped result to a register destination (a memory destination
- * is left unchanged and the stack is not popped). Any unmasked exception
- * sets ES and B; #MF is then raised by the next waiting x87 instruction
- * (every one except the FN* control instructions, fxsave and fxrstor),
- * before it executes, as on hardware with CR0.NE = 1.
+ * exception suppresses the instruction's result (destination and TOP
+ * unchanged), except that compares still set C3/C2/C0 (or ZF/PF/CF) and
+ * only skip their pops, and that fld of a denormal single/double still
+ * loads. An unmasked overflow or underflow delivers the exponent-wrapped
+ * result to a register destination; a memory destination is left
+ * unchanged and the stack is not popped. Any unmasked exception sets ES and
+ * B; #MF is then raised by the next waiting x87 instruction (every one
+ * except the FN* control instructions, fxsave and fxrstor), before it
+ * executes, as on hardware with CR0.NE = 1.
+ *
+ * Where the SDM leaves condition codes undefined, this follows what the
+ * reference host (an AMD processor) does, as measured by test/x87.test.ts,
+ * with one exception: fcomi/fucomi(p) clear C1 as the SDM says (that host
+ * leaves it unchanged). Undocumented aliases (FSTP1, FCOM2, FCOMP3, FXCH4,
+ * FCOMP5, FXCH7, FSTP8, FSTP9, FFREEP) are implemented.
  *
  * CR0.EM or CR0.TS set: #NM (fwait: only with CR0.MP and TS).
  */
 import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { cond } from '../cond.ts';
-import { def, MAP_1B, type OpSpec } from '../table.ts';
+import { def, MAP_1B } from '../table.ts';
 import { CF, MF, NM, PF, ZF } from '../state.ts';
 import {
   SW_B, SW_C0, SW_C1, SW_C2, SW_C3, SW_DE, SW_ES, SW_IE, SW_SF, SW_ZE, type X87,
 } from '../x87-state.ts';
 import {
-  BIAS, C_DEN, C_INF, C_NORM, C_QNAN, C_SNAN, C_UNSUP, C_ZERO, CMP_EQ, CMP_GT, CMP_LT, CW_IM, R,
-  classify, fadd, fcompare, fdiv, fmul, fprem, frndint, fromF32, fromF64, fromInt64, fscale, fsqrt, fxtract,
-  intHi, intLo, loadDen, memHi, memLo, remPartial, remQ, roundTrap, toFloat, toInt, xHi, xLo, xSe,
+  C_INF, C_NORM, C_QNAN, C_SNAN, C_UNSUP, C_ZERO, CMP_EQ, CMP_GT, CMP_LT, CW_IM, INT_HI, INT_LO, MEM_HI, MEM_LO, R, W, X_HI, X_LO,
+  X_SE, classify, fadd, fcompare, fdiv, fmul, fprem, frndint, fromF32, fromF64, fromInt64, fscale, fsqrt, fxtract, loadDen,
+  remPartial, remQ, roundTrap, toFloat, toInt,
 } from './x87-float.ts';
 import {
   fpuEnter, fpuEnterNoWait, isEmpty, lastDp, lastIp, pop, push, raise, setCw, setIndef, setReg, stackOverflow,
@@ -51,13 +59,14 @@ function setCC(f: X87, r: number): void {
   f.sw = (f.sw & ~(SW_C0 | SW_C1 | SW_C2 | SW_C3)) | cc;
 }
 
-/** Operand scratch (a converted memory operand). */
-let oSe = 0, oHi = 0, oLo = 0, oDen = false;
+/** Operand scratch (a converted memory operand): sign/exponent, significand halves (typed: no boxing). */
+const OP = new Int32Array(3);
+let oDen = false;
 
 /** Memory operand formats. */
 const M32 = 0, M64 = 1, I16 = 2, I32 = 3, I64 = 4, M80 = 5;
 
-/** Read and convert a memory operand of format fmt into (oSe, oHi, oLo, oDen). May fault (before any change). */
+/** Read and convert a memory operand of format fmt into (OP[0], OP[1], OP[2], oDen). May fault (before any change). */
 function loadMem(c: Cpu, fmt: number, a: number, ah: number): void {
   switch (fmt) {
     case M32:
@@ -92,16 +101,16 @@ function loadMem(c: Cpu, fmt: number, a: number, ah: number): void {
       const lo = c.read64(a, ah);
       const hi = c.hi;
       const se = c.read16(((a >>> 0) + 8) | 0, (a >>> 0) + 8 > 0xffffffff ? (ah + 1) | 0 : ah);
-      oSe = se;
-      oHi = hi;
-      oLo = lo;
+      OP[0] = se;
+      OP[1] = hi;
+      OP[2] = lo;
       oDen = false;
       return;
     }
   }
-  oSe = R.se;
-  oHi = R.hi;
-  oLo = R.lo;
+  OP[0] = R.se;
+  OP[1] = R.hi;
+  OP[2] = R.lo;
 }
 
 /**
@@ -142,14 +151,14 @@ function arithMem(fmt: number, ext: number) {
     }
     if (ext === 2 || ext === 3) {
       // Compares set the condition codes even with an unmasked exception (then they do not pop).
-      const r = fcompare(f.se[p]!, f.hi[p]!, f.lo[p]!, oSe, oHi, oLo, false, oDen);
+      const r = fcompare(f.se[p]!, f.hi[p]!, f.lo[p]!, OP[0], OP[1], OP[2], false, oDen);
       const fl = R.flags;
       raise(f, fl);
       setCC(f, r);
       if (ext === 3 && !unmaskedPre(f, fl)) pop(f);
       return;
     }
-    arith(ext, f.se[p]!, f.hi[p]!, f.lo[p]!, oSe, oHi, oLo, f.cw, oDen);
+    arith(ext, f.se[p]!, f.hi[p]!, f.lo[p]!, OP[0], OP[1], OP[2], f.cw, oDen);
     const fl = R.flags;
     if (unmaskedPre(f, fl)) return raise(f, fl & (SW_IE | SW_DE | SW_ZE));
     raise(f, fl);
@@ -291,10 +300,10 @@ function fldMem(fmt: number) {
     lastDp(f, a, ah);
     let flags = 0;
     if (fmt === M32 || fmt === M64) {
-      const cls = classify(oSe, oHi, oLo);
+      const cls = classify(OP[0], OP[1], OP[2]);
       if (cls === C_SNAN) {
         flags = SW_IE;
-        oHi |= 0x40000000;
+        OP[1] |= 0x40000000;
       } else if (oDen) flags = SW_DE;
     }
     if (!isEmpty(f, (f.top - 1) & 7)) {
@@ -309,7 +318,7 @@ function fldMem(fmt: number) {
       // An unmasked SNaN suppresses the load; an unmasked denormal does not (measured).
       if (flags & SW_IE && !(f.cw & CW_IM)) return;
     } else f.sw &= ~SW_C1;
-    push(f, oSe, oHi, oLo);
+    push(f, OP[0], OP[1], OP[2]);
   };
 }
 
@@ -336,31 +345,32 @@ x87('fld', 0xd9, 0, 'reg', (c, i) => {
   push(f, f.se[ps]!, f.hi[ps]!, f.lo[ps]!);
 });
 
-/** Constants: value rounded to nearest, and whether the 66-bit value lies above it (RD/RZ then give one ulp less). */
-function fldConst(se: number, hi: number, lo: number, roundedUp: boolean) {
+/**
+ * Constants. The x87 rounds an internal 66-bit value by the rounding
+ * control: `rn` is the value rounded to nearest and `dir` says where the
+ * true value lies: 0 exact, +1 above rn (RU gives one ulp more), -1 below
+ * (RD and RZ give one ulp less). No exception but stack overflow; C1 = 0.
+ */
+function fldConst(se: number, hi: number, lo: number, dir: number) {
   return (c: Cpu, i: Insn): void => {
     const f = fpuEnter(c);
     lastIp(f, i);
-    let l = lo, h = hi;
     const rc = (f.cw >>> 10) & 3;
-    if (roundedUp && (rc === 1 || rc === 3)) {
-      // one ulp down (no borrow out of the low word happens for these constants)
-      l = (l - 1) | 0;
-    } else if (!roundedUp && rc === 2 && (lo | hi) !== 0 && lo !== 0 && se !== 0x3fff) {
-      l = (l + 1) | 0;
-    }
+    let l = lo;
+    if (dir < 0 && (rc === 1 || rc === 3)) l = (l - 1) | 0; // no borrow out of the low word for these constants
+    else if (dir > 0 && rc === 2) l = (l + 1) | 0;
     f.sw &= ~SW_C1;
-    push(f, se, h, l);
+    push(f, se, hi, l);
   };
 }
 
-x87('fld1', 0xd9, 5, 'reg', fldConst(0x3fff, 0x80000000 | 0, 0, false), 0);
-x87('fldl2t', 0xd9, 5, 'reg', fldConst(0x4000, 0xd49a784b | 0, 0xcd1b8afe | 0, false), 1);
-x87('fldl2e', 0xd9, 5, 'reg', fldConst(0x3fff, 0xb8aa3b29 | 0, 0x5c17f0bc | 0, true), 2);
-x87('fldpi', 0xd9, 5, 'reg', fldConst(0x4000, 0xc90fdaa2 | 0, 0x2168c235 | 0, true), 3);
-x87('fldlg2', 0xd9, 5, 'reg', fldConst(0x3ffd, 0x9a209a84 | 0, 0xfbcff799 | 0, true), 4);
-x87('fldln2', 0xd9, 5, 'reg', fldConst(0x3ffe, 0xb17217f7 | 0, 0xd1cf79ac | 0, true), 5);
-x87('fldz', 0xd9, 5, 'reg', fldConst(0, 0, 0, false), 6);
+x87('fld1', 0xd9, 5, 'reg', fldConst(0x3fff, 0x80000000 | 0, 0, 0), 0);
+x87('fldl2t', 0xd9, 5, 'reg', fldConst(0x4000, 0xd49a784b | 0, 0xcd1b8afe | 0, 1), 1); // log2(10)
+x87('fldl2e', 0xd9, 5, 'reg', fldConst(0x3fff, 0xb8aa3b29 | 0, 0x5c17f0bc | 0, -1), 2); // log2(e)
+x87('fldpi', 0xd9, 5, 'reg', fldConst(0x4000, 0xc90fdaa2 | 0, 0x2168c235 | 0, -1), 3);
+x87('fldlg2', 0xd9, 5, 'reg', fldConst(0x3ffd, 0x9a209a84 | 0, 0xfbcff799 | 0, -1), 4); // log10(2)
+x87('fldln2', 0xd9, 5, 'reg', fldConst(0x3ffe, 0xb17217f7 | 0, 0xd1cf79ac | 0, -1), 5); // ln(2)
+x87('fldz', 0xd9, 5, 'reg', fldConst(0, 0, 0, 0), 6);
 
 // ---------------------------------------------------------------- stores
 
@@ -399,14 +409,14 @@ function fstMem(fmt: number, popAfter: boolean, truncate = false) {
       case M32: case M64:
         toFloat(rse, rhi, rlo, fmt === M32 ? 32 : 64, f.cw);
         flags = R.flags;
-        lo = memLo;
-        hi = memHi;
+        lo = W[MEM_LO];
+        hi = W[MEM_HI];
         break;
       case I16: case I32: case I64:
         toInt(rse, rhi, rlo, fmt === I16 ? 16 : fmt === I32 ? 32 : 64, truncate ? 3 : (f.cw >>> 10) & 3);
         flags = R.flags;
-        lo = intLo;
-        hi = intHi;
+        lo = W[INT_LO];
+        hi = W[INT_HI];
         break;
       default:
         lo = rlo; hi = rhi; se = rse;
@@ -473,6 +483,7 @@ function fstReg(popAfter: boolean) {
 x87('fst', 0xdd, 2, 'reg', fstReg(false));
 x87('fstp', 0xdd, 3, 'reg', fstReg(true));
 // D9 D8+i (undocumented FSTP1): with ST(0) empty it pops without an exception and stores nothing (measured).
+const fstpReg = fstReg(true);
 x87('fstp', 0xd9, 3, 'reg', (c, i) => {
   const f = c.fpu;
   if (!(c.cr0 & 0xc) && !(f.sw & SW_ES) && isEmpty(f, f.top)) {
@@ -481,7 +492,7 @@ x87('fstp', 0xd9, 3, 'reg', (c, i) => {
     pop(f);
     return;
   }
-  fstReg(true)(c, i);
+  fstpReg(c, i);
 });
 x87('fstp', 0xdf, 2, 'reg', fstReg(true)); // alias (FSTP8)
 x87('fstp', 0xdf, 3, 'reg', fstReg(true)); // alias (FSTP9)
@@ -539,7 +550,7 @@ x87('fbstp', 0xdf, 6, 'mem', (c, i) => {
   } else {
     toInt(f.se[p]!, f.hi[p]!, f.lo[p]!, 64, (f.cw >>> 10) & 3);
     flags = R.flags;
-    const v = (BigInt(intHi) << 32n) | BigInt(intLo >>> 0);
+    const v = (BigInt(W[INT_HI]) << 32n) | BigInt(W[INT_LO] >>> 0);
     const m = v < 0n ? -v : v;
     if (flags & SW_IE || m > 999999999999999999n) {
       flags = SW_IE;
@@ -757,7 +768,7 @@ x87('fxtract', 0xd9, 6, 'reg', (c, i) => {
   raise(f, fl);
   setReg(f, p0, R.se, R.hi, R.lo);
   f.top = pn;
-  setReg(f, pn, xSe, xHi, xLo);
+  setReg(f, pn, W[X_SE], W[X_HI], W[X_LO]);
 }, 4);
 
 // ---------------------------------------------------------------- control
