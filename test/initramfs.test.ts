@@ -107,7 +107,7 @@ describe('default guest image', () => {
         check();
       });
     try {
-      const m = await waitFor(new RegExp(`${BOOT_MARKER} uptime=([0-9.]+) kernel=(\\S+)`), 150_000);
+      const m = await waitFor(new RegExp(`${BOOT_MARKER} uptime=([0-9.]+) kernel=(\\S+)\\r?\\n`), 150_000);
       expect(m[2]).toBe(kernel.release);
       await waitFor(/xenjs:\/# /, 60_000);
       qemu.stdin.write('echo "sum=$((6*7)) release=$(uname -r)="\r');
