@@ -8,8 +8,9 @@ export const BOOT_MARKER = 'XENJS-BOOT-OK';
 
 export const INIT_SCRIPT = `#!/bin/busybox sh
 # xenjs default guest: mount the kernel filesystems, announce the boot, give a shell.
+# /sbin (first in PATH) holds poweroff/reboot that act at once: PID 1 is this script, not an init.
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin HOME=/root TERM=\${TERM:-vt100}
+export PATH=/sbin:/bin HOME=/root TERM=\${TERM:-vt100}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -40,6 +41,11 @@ export function buildInitramfs(busyboxPath: string): Uint8Array {
     { name: 'etc/passwd', mode: S_IFREG | 0o644, data: 'root:x:0:0:root:/root:/bin/sh\n' },
     { name: 'etc/group', mode: S_IFREG | 0o644, data: 'root:x:0:\n' },
     { name: 'init', mode: S_IFREG | 0o755, data: INIT_SCRIPT },
+    // What the kernel runs for an orderly shutdown requested by the toolstack
+    // (control/shutdown → orderly_poweroff → /sbin/poweroff): PID 1 is our script,
+    // so busybox's signal-init poweroff would not work; power off directly.
+    { name: 'sbin/poweroff', mode: S_IFREG | 0o755, data: '#!/bin/busybox sh\nsync\nexec /bin/busybox poweroff -f\n' },
+    { name: 'sbin/reboot', mode: S_IFREG | 0o755, data: '#!/bin/busybox sh\nsync\nexec /bin/busybox reboot -f\n' },
   ];
   return new Uint8Array(gzipSync(writeCpio(entries), { level: 9 }));
 }

@@ -1,19 +1,30 @@
 /**
- * `xenjs boot CONFIG [key=value ...]`: build a PV domain from an xl config
- * and run it, its console on this terminal.
+ * `xenjs boot CONFIG [key=value ...]`: create a PV domain from an xl config
+ * and attach to its console, as `xl create -c` does.
+ *
+ * On a terminal: the escape hint, then the console in raw mode — every key
+ * goes to the guest (Ctrl-C too); Ctrl-] detaches and asks whether to
+ * destroy the domain. Answering no leaves it running here, headless: xenjs
+ * is the hypervisor, so the process stays until the domain exits (Ctrl-C,
+ * now a signal again, destroys it). Without a terminal the console goes to
+ * stdout and stdin goes to the console as-is.
  *
  * Options: --trace-hypercalls (every hypercall with decoded arguments, and a
  * count per hypercall at the end), --max-insns N (stop after N guest
- * instructions), --console-log FILE (also write the console to a file).
+ * instructions), --console-log FILE (also write the console, from its first
+ * byte, to FILE).
+ *
+ * Exit status: 0 when the guest powered off (or shut down otherwise, or was
+ * destroyed at the detach prompt); 1 when it crashed or its watchdog fired
+ * (with its last console lines) or a restart failed; 2 when --max-insns
+ * stopped it; 128+N after signal N (the domain is destroyed).
  */
-import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
 import { loadDomainConfig } from '../domains/domain-config.ts';
-import { loadKernelFile } from '../domains/kernel-loader.ts';
-import { buildDomain } from '../domains/builder.ts';
-import { Scheduler } from '../domains/scheduler.ts';
+import type { Domain } from '../domains/domain.ts';
+import { Xenjs, type ExitInfo, type RunResult } from '../domains/toolstack.ts';
 import { HypercallTrace } from '../hypercall/trace.ts';
-import { SHUTDOWN_NAMES, SHUTDOWN_crash, SHUTDOWN_poweroff } from '../domains/domain.ts';
+import { askYesNo, attachConsole, isInteractive, pipeConsole, type Attachment } from './attach.ts';
 
 interface BootFlags {
   traceHypercalls: boolean;
@@ -41,6 +52,15 @@ function parseFlags(args: string[]): BootFlags {
   return f;
 }
 
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+type SignalName = keyof typeof SIGNALS;
+
+type Event =
+  | { kind: 'exit'; info: ExitInfo }
+  | { kind: 'run'; result: RunResult }
+  | { kind: 'detach' }
+  | { kind: 'signal'; name: SignalName };
+
 export async function bootCommand(args: string[], out: (s: string) => void): Promise<number> {
   const flags = parseFlags(args);
   const [file, ...overrides] = flags.rest;
@@ -48,82 +68,124 @@ export async function bootCommand(args: string[], out: (s: string) => void): Pro
     out('usage: xenjs boot [--trace-hypercalls] [--max-insns N] [--console-log FILE] CONFIG [key=value ...]');
     return 2;
   }
+  const err = (s: string): void => void process.stderr.write(s + '\n');
   const cfg = loadDomainConfig(file, overrides);
-  for (const w of cfg.warnings) process.stderr.write(`xenjs: ${w}\n`);
-  if (!cfg.kernel) throw new UserError(`${file}: no kernel given (add kernel = "/path/to/vmlinuz")`);
-  const kernel = loadKernelFile(cfg.kernel);
-  if (!kernel.isXenPv) {
-    throw new UserError(`${cfg.kernel}: this kernel has no Xen ELF notes, so it cannot boot as a PV guest (build it with CONFIG_XEN_PV)`);
-  }
-  let ramdisk: Uint8Array | undefined;
-  if (cfg.ramdisk) {
-    try {
-      ramdisk = new Uint8Array(readFileSync(cfg.ramdisk));
-    } catch {
-      throw new UserError(`${cfg.ramdisk}: cannot read ramdisk: no such file`);
-    }
-  }
-  if (flags.consoleLog) writeFileSync(flags.consoleLog, '');
-  const tail: string[] = [];
-  let partial = '';
-  const decoder = new TextDecoder();
-  const consoleOut = (bytes: Uint8Array): void => {
-    process.stdout.write(bytes);
-    if (flags.consoleLog) appendFileSync(flags.consoleLog, bytes);
-    partial += decoder.decode(bytes, { stream: true });
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    tail.push(...lines);
-    if (tail.length > 40) tail.splice(0, tail.length - 40);
-  };
+  const xen = new Xenjs({ maxInsns: flags.maxInsns, log: err });
+  const trace = flags.traceHypercalls ? new HypercallTrace(err) : undefined;
   const t0 = process.hrtime.bigint();
-  const clockNs = (): number => Number(process.hrtime.bigint() - t0);
-  const built = buildDomain({
-    id: 1,
-    name: cfg.name,
-    kernel,
-    ramdisk,
-    cmdline: cfg.cmdline,
-    memoryMiB: cfg.memory,
-    maxmemMiB: cfg.maxmem,
-    vcpus: cfg.vcpus,
-    consoleOut,
-    clockNs,
+  const handle = await xen.createDomain(cfg, { paused: true, consoleLog: flags.consoleLog, traceHypercalls: trace });
+  let lastDomain: Domain | undefined = handle.domain;
+  handle.on('restart', () => (lastDomain = handle.domain ?? lastDomain));
+
+  // The console: attached on a terminal, piped otherwise.
+  const interactive = isInteractive();
+  let attachment: Attachment | undefined;
+  let stopPipe: (() => void) | undefined;
+  if (interactive) attachment = attachConsole(handle);
+  else stopPipe = pipeConsole(handle, { input: process.stdin, output: process.stdout });
+
+  // Signals destroy the domain (in raw mode Ctrl-C is a key for the guest, not a signal).
+  let onSignal: (name: SignalName) => void = () => {};
+  let gotSignal = false;
+  const signalled = new Promise<Event>((resolve) => (onSignal = (name) => {
+    gotSignal = true;
+    resolve({ kind: 'signal', name });
+  }));
+  const handlers = (Object.keys(SIGNALS) as SignalName[]).map((name) => {
+    const h = (): void => onSignal(name);
+    process.on(name, h);
+    return [name, h] as const;
   });
-  const domain = built.domain;
-  // console_io output and the hvc0 ring are one stream (src/devices/console.ts).
-  domain.console!.onOutput(consoleOut);
-  const trace = flags.traceHypercalls ? new HypercallTrace((l) => void process.stderr.write(l + '\n')) : undefined;
-  domain.traceHypercalls = trace;
-  const sched = new Scheduler({ maxInsns: flags.maxInsns });
-  sched.add(domain);
-  const onSigint = (): void => sched.stop();
-  process.on('SIGINT', onSigint);
+
+  const exited = handle.waitForExit().then((info): Event => ({ kind: 'exit', info }));
+  const ran = xen.run().then((result): Event => ({ kind: 'run', result }));
+  handle.unpause();
+
+  let code = 0;
+  const messages: string[] = [];
   try {
-    await sched.run();
+    let detachP: Promise<Event> | undefined = attachment?.detached.then((): Event => ({ kind: 'detach' }));
+    let runP: Promise<Event> | undefined = ran;
+    for (;;) {
+      const waits = [exited, signalled];
+      if (runP) waits.push(runP);
+      if (detachP) waits.push(detachP);
+      const ev = await Promise.race(waits);
+      if (ev.kind === 'detach') {
+        detachP = undefined;
+        attachment = undefined; // already closed: the terminal is cooked again
+        const yes = await askYesNo(`Domain ${handle.name} is still running: destroy it? [y/N] `, undefined, Promise.race([exited, signalled]));
+        if (handle.exit || gotSignal) continue; // it ended, or a signal came, meanwhile: handle that
+        if (yes) {
+          handle.destroy();
+          messages.push(`xenjs: domain ${handle.name} destroyed`);
+          code = 0;
+          break;
+        }
+        err(`xenjs: domain ${handle.name} keeps running here, detached, until it shuts down (Ctrl-C destroys it)`);
+        continue;
+      }
+      if (ev.kind === 'signal') {
+        handle.destroy();
+        messages.push(`xenjs: ${ev.name}: domain ${handle.name} destroyed`);
+        code = 128 + SIGNALS[ev.name];
+        break;
+      }
+      if (ev.kind === 'run' && ev.result === 'budget') {
+        messages.push(`xenjs: domain ${handle.name} stopped${flags.maxInsns ? ` after --max-insns ${flags.maxInsns}` : ''} while still running`);
+        code = 2;
+        break;
+      }
+      const info = ev.kind === 'exit' ? ev.info : handle.exit;
+      if (!info) {
+        runP = undefined; // the host loop ended without an exit (cannot happen here): wait for the exit or a signal
+        continue;
+      }
+      code = exitCode(info, handle.console.tail(15), messages);
+      break;
+    }
   } finally {
-    process.off('SIGINT', onSigint);
+    attachment?.close();
+    stopPipe?.();
+    for (const [name, h] of handlers) process.off(name, h);
+    await xen.close();
   }
-  const insns = sched.totalInsns;
+
+  const insns = xen.totalInsns;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (trace) {
-    process.stderr.write('hypercall counts:\n' + trace.summary().join('\n') + '\n');
-    for (const v of domain.vcpus) {
+    err('hypercall counts:\n' + trace.summary().join('\n'));
+    for (const v of lastDomain?.vcpus ?? []) {
       const ex = [...v.exceptionCounts].map((n, k) => (n ? `#${k}:${n}` : '')).filter(Boolean).join(' ');
-      process.stderr.write(`vcpu ${v.id}: exits ${[...v.exitCounts].slice(0, 5).join('/')} (budget/syscall/exception/halt/int), exceptions ${ex}, blocks decoded ${v.cpu.blocksDecoded}, code invalidations ${v.cpu.codeInvalidations}, page walks ${v.mmu.walks}\n`);
+      err(`vcpu ${v.id}: exits ${[...v.exitCounts].slice(0, 5).join('/')} (budget/syscall/exception/halt/int), exceptions ${ex}, blocks decoded ${v.cpu.blocksDecoded}, code invalidations ${v.cpu.codeInvalidations}, page walks ${v.mmu.walks}`);
     }
   }
-  process.stderr.write(`\nxenjs: ${insns} guest instructions in ${secs.toFixed(1)} s (${(insns / secs / 1e6).toFixed(1)} MIPS)\n`);
-  if (!domain.isShutdown) {
-    process.stderr.write(`xenjs: domain ${domain.name} stopped${flags.maxInsns ? ` after --max-insns ${flags.maxInsns}` : ''} while still running\n`);
-    return 2;
-  }
-  const reason = SHUTDOWN_NAMES[domain.shutdownReason] ?? String(domain.shutdownReason);
-  if (domain.shutdownReason === SHUTDOWN_poweroff) return 0;
-  if (domain.shutdownReason === SHUTDOWN_crash) {
-    process.stderr.write(`xenjs: domain ${domain.name} crashed; last console lines:\n${tail.slice(-15).join('\n')}\n`);
+  err(`\nxenjs: ${insns} guest instructions in ${secs.toFixed(1)} s (${(insns / secs / 1e6).toFixed(1)} MIPS)`);
+  for (const m of messages) err(m);
+  return code;
+}
+
+/** The exit status for how the domain ended, with the message to print. */
+function exitCode(info: ExitInfo, lastLines: string[], messages: string[]): number {
+  const name = info.name;
+  if (info.error !== undefined) {
+    messages.push(`xenjs: domain ${name}: ${info.error}`);
     return 1;
   }
-  process.stderr.write(`xenjs: domain ${domain.name} shut down (${reason})\n`);
-  return 0;
+  switch (info.reason) {
+    case 'poweroff':
+      return 0;
+    case 'crash':
+      messages.push(`xenjs: domain ${name} crashed; last console lines:\n${lastLines.join('\n')}`);
+      return 1;
+    case 'watchdog':
+      messages.push(`xenjs: domain ${name} was stopped by its watchdog; last console lines:\n${lastLines.join('\n')}`);
+      return 1;
+    case 'destroyed':
+      messages.push(`xenjs: domain ${name} destroyed`);
+      return 0;
+    default:
+      messages.push(`xenjs: domain ${name} shut down (${info.reason})`);
+      return 0;
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * The host tools the tests use as independent truth (binutils, gcc, lz4, xz,
- * zstd, qemu). Missing ones are installed with apt-get when we are root,
+ * zstd, qemu) or as a terminal (script). Missing ones are installed with apt-get when we are root,
  * otherwise the run stops with the command to type.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,7 @@ export const HOST_TOOLS: Record<string, string> = {
   gzip: 'gzip',
   cpio: 'cpio',
   'qemu-system-x86_64': 'qemu-system-x86',
+  script: 'bsdutils', // a pseudo-terminal for the console attach tests (test/attach.test.ts)
 };
 
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
