@@ -40,6 +40,13 @@ export function buildInitramfs(busyboxPath: string): Uint8Array {
     { name: 'bin/busybox', mode: S_IFREG | 0o755, data: new Uint8Array(readFileSync(busyboxPath)) },
     { name: 'etc/passwd', mode: S_IFREG | 0o644, data: 'root:x:0:0:root:/root:/bin/sh\n' },
     { name: 'etc/group', mode: S_IFREG | 0o644, data: 'root:x:0:\n' },
+    // The login shell reads this. Debian's busybox runs its own applets before PATH, and
+    // its poweroff/reboot only signal an init (PID 1 here is /init, a script): act at once.
+    {
+      name: 'etc/profile',
+      mode: S_IFREG | 0o644,
+      data: 'poweroff() { sync; /bin/busybox poweroff -f; }\nhalt() { poweroff; }\nreboot() { sync; /bin/busybox reboot -f; }\n',
+    },
     { name: 'init', mode: S_IFREG | 0o755, data: INIT_SCRIPT },
     // What the kernel runs for an orderly shutdown requested by the toolstack
     // (control/shutdown → orderly_poweroff → /sbin/poweroff): PID 1 is our script,
