@@ -38,7 +38,12 @@ class Pty {
   private wake: (() => void) | undefined;
 
   constructor(command: string) {
-    this.p = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, TERM: 'dumb' } });
+    // `script` runs the command with $SHELL. Pin bash: on Ctrl-C the whole foreground
+    // process group gets SIGINT, and bash (unlike dash) waits for xenjs and carries on
+    // when xenjs handles the signal, so the `echo`/`stty` after it still run.
+    this.p = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+      env: { ...process.env, TERM: 'dumb', SHELL: '/bin/bash' },
+    });
     this.p.stdout.on('data', (d: Buffer) => {
       this.output += d.toString('latin1');
       this.wake?.();
