@@ -1,10 +1,12 @@
 /**
- * Tier-1 compilation of hot blocks into straight-line JS ("threaded code"):
- * one generated function per block calls each instruction's handler with
- * its decoded instruction as constants. Every call site then sees a single
- * target, so V8 inlines the handlers, and the interpreter's loop, array
- * loads and megamorphic dispatch disappear. Semantics are the
- * interpreter's exactly: the same handlers run in the same order.
+ * Compilation of hot blocks. The default is the JIT (src/cpu/jit/): one
+ * generated JavaScript function per region of hot blocks with every
+ * instruction specialised (constants for registers, immediates and sizes;
+ * inline effective addresses, TLB fast paths and lazy flags, with dead-flag
+ * elimination and fused compare-and-branch). The older "threaded" form —
+ * one generated function calling each instruction's handler with its
+ * decoded instruction as constants — remains as the fallback (and as
+ * `compileConfig.jit = false`, or XENJS_JIT=0).
  *
  * Contract with Cpu.run: returns the block's instruction count when it ran
  * to the end, or the index of an instruction after which the block stopped
@@ -13,18 +15,48 @@
  */
 import type { Cpu } from './cpu.ts';
 import type { Block } from './insn.ts';
+import { buildRegion, jitStats, pendingStubs } from './jit/compiler.ts';
 
 export type CompiledBlock = (c: Cpu) => number;
 
+const env = typeof process !== 'undefined' ? process.env : {};
+
 /**
- * Executions after which a block is compiled. XENJS_NO_COMPILE=1 keeps everything
- * interpreted; tests set `compileConfig.threshold = 1` to compile every block at once.
+ * threshold: executions after which a block is compiled. XENJS_NO_COMPILE=1
+ * keeps everything interpreted (-1); tests set `compileConfig.threshold = 1`
+ * to compile every block at once.
+ * jit: specialise blocks (true) or only thread their handlers (false).
+ * strict: a code-generator error throws (tests) instead of falling back to
+ * the threaded form.
  */
 export const compileConfig = {
-  threshold: typeof process !== 'undefined' && process.env.XENJS_NO_COMPILE ? -1 : 24,
+  threshold: env.XENJS_NO_COMPILE ? -1 : 100,
+  jit: env.XENJS_JIT !== '0',
+  strict: false,
 };
 
 export function compileBlock(b: Block): CompiledBlock {
+  if (!compileConfig.jit) return compileThreaded(b);
+  // The specialised function binds the Cpu's arrays: it is built on the first run.
+  const stub: CompiledBlock = (c) => {
+    pendingStubs.delete(stub);
+    let f: CompiledBlock;
+    try {
+      f = buildRegion(b, c, compileThreaded);
+    } catch (e) {
+      jitStats.failures++;
+      if (compileConfig.strict) throw e;
+      f = compileThreaded(b);
+    }
+    if (b.fn === stub) b.fn = f;
+    return f(c);
+  };
+  pendingStubs.add(stub);
+  return stub;
+}
+
+/** The threaded form: each instruction's handler called with its decoded instruction. */
+export function compileThreaded(b: Block): CompiledBlock {
   const n = b.insns.length;
   const params: string[] = ['b'];
   const args: unknown[] = [b];
