@@ -360,6 +360,11 @@ describe('dead-flag elimination and fused conditions', () => {
     }
     // A rotate's CF/OF (a partial update) at a later fault.
     both('add eax, ebx\nrol ecx, 1\nmov edx, [rsi]\nadd edi, 1', st({ rax: 0xffffffff, rbx: 1, rcx: 0x80000000, rsi: 8 }));
+    // ... and at a #UD that does not end the block (lea's register form), or a mov to a segment register.
+    for (const ud of ['.byte 0x4d, 0x8d, 0xf1', 'mov ss, ax']) {
+      const o2 = both(`rol ecx, 1\n${ud}\nxor r9d, 7`, st({ rax: 0x1234, rcx: 0x40000000 }));
+      expect(o2.kind).toBe('fault');
+    }
     // A read-modify-write that faults leaves memory, registers and flags as they were.
     both('sub eax, eax\nadd dword ptr [rbx], 7\nsetc cl', st({ rbx: BigInt(DATA_ADDR + DATA_SIZE - 2) }));
     both('xor eax, eax\npush rbx\ncall 1f\n1: nop', st({ rsp: BigInt(DATA_ADDR + 8) }));

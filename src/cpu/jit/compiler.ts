@@ -138,8 +138,17 @@ function partialDead(b: Block, j: number): boolean {
     switch (i.name) {
       case 'add': case 'or': case 'and': case 'sub': case 'xor': case 'cmp': case 'test':
         return i.rm >= 0 || accImm;
-      case 'mov': case 'lea': case 'movzx': case 'movsx': case 'movsxd':
-        if (i.rm >= 0 || i.name === 'lea' || (i.name === 'mov' && i.opcode >= 0xb0 && i.opcode <= 0xbf)) continue;
+      // Forms that cannot fault: register-to-register moves (not to/from a
+      // segment register, 8C/8E), mov reg, imm, and lea with a memory operand
+      // (its register form is #UD, and does not end the block).
+      case 'mov':
+        if ((i.rm >= 0 && i.opcode >= 0x88 && i.opcode <= 0x8b) || (i.opcode >= 0xb0 && i.opcode <= 0xbf)) continue;
+        return false;
+      case 'movzx': case 'movsx': case 'movsxd':
+        if (i.rm >= 0) continue;
+        return false;
+      case 'lea':
+        if (i.rm < 0) continue;
         return false;
       default:
         return false;
