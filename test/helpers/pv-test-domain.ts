@@ -116,6 +116,15 @@ export class TestDomain {
     const o = this.d.memory.offsetOfMfn(this.d.sharedInfoMfn) + SHARED_INFO.evtchn_pending + (port >> 3);
     return (this.ram[o]! & (1 << (port & 7))) !== 0;
   }
+  /** The guest handled `port`: clear its pending bit (and the selector word's bit, as Linux does). */
+  clearPending(port: number): void {
+    const o = this.d.memory.offsetOfMfn(this.d.sharedInfoMfn) + SHARED_INFO.evtchn_pending + (port >> 3);
+    this.ram[o] = this.ram[o]! & ~(1 << (port & 7));
+    for (const w of this.d.vcpus) {
+      const so = w.vcpuInfoOffset() + VCPU_INFO.evtchn_pending_sel + (port >> 9);
+      this.ram[so] = this.ram[so]! & ~(1 << ((port >> 6) & 7));
+    }
+  }
   upcallPending(w: Vcpu = this.v): boolean {
     return (this.ram[w.vcpuInfoOffset() + VCPU_INFO.evtchn_upcall_pending]! & 1) !== 0;
   }
