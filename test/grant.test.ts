@@ -14,8 +14,11 @@ import { DomainRegistry } from '../src/domains/registry.ts';
 import { DOMID_SELF, HYPERVISOR, XEN_EFAULT, XEN_EINVAL } from '../src/hypercall/abi.ts';
 import * as G from '../src/hypercall/grant.ts';
 import { XENMEM, XEN_MEMORY_RESERVATION } from '../src/hypercall/memory.ts';
+import { Xenjs } from '../src/index.ts';
+import { portInfo } from '../src/hypercall/evtchn.ts';
 import { pageTypes } from '../src/mmu/page-types.ts';
 import { HOLE_VA, TestDomain, UNMAPPED_VA } from './helpers/pv-test-domain.ts';
+import { tinyConfig } from './helpers/tiny-guest.ts';
 
 const {
   GNTST_okay, GNTST_general_error, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_bad_page,
@@ -449,6 +452,36 @@ describe('a guest\'s map_grant_ref and unmap_grant_ref', () => {
     }
     expect(B.call(HYPERVISOR.grant_table_op, [G.GNTTABOP.map_grant_ref, UNMAPPED_VA, 1])).toBe(-XEN_EFAULT);
     expect(B.call(HYPERVISOR.grant_table_op, [G.GNTTABOP.map_grant_ref, B.va(16), 0])).toBe(0);
+  });
+});
+
+describe('on a Xenjs host', () => {
+  it('built domains join the host\'s registry for xen.grants; destroy closes their ports and removes them', async () => {
+    const xen = new Xenjs({ log: () => {} });
+    try {
+      const h1 = await xen.createDomain(tinyConfig('s', { name: 'one' }), { paused: true });
+      const h2 = await xen.createDomain(tinyConfig('s', { name: 'two' }), { paused: true });
+      const d1 = h1.domain!, d2 = h2.domain!;
+      expect(xen.registry.get(h1.id)).toBe(d1);
+      expect(xen.registry.get(h2.id)).toBe(d2);
+      expect(d1.registry).toBe(xen.registry);
+      const pfn = 100, mfn = d1.memory.pfnToMfn(pfn);
+      expect(G.setGrantEntry(d1, 8, { flags: GTF_permit_access, domid: 0, frame: mfn })).toBe(true);
+      const m = mapped(xen.grants.map(h1.id, 8));
+      expect(m.bytes.byteOffset).toBe(d1.memory.offsetOfMfn(mfn));
+      const storePort = 1;
+      expect(portInfo(d1, storePort).state).not.toBe(0); // the xenstore port, bound to dom0
+      h1.destroy();
+      expect(xen.registry.get(h1.id)).toBeUndefined();
+      expect(d1.isDying).toBe(true);
+      expect(portInfo(d1, storePort).state).toBe(0); // closed
+      expect(xen.grants.map(h1.id, 8)).toBe(GNTST_bad_domain);
+      expect(xen.grants.unmap(m)).toBe(GNTST_okay); // the mapping outlived it
+      expect(xen.registry.get(h2.id)).toBe(d2);
+    } finally {
+      await xen.close();
+    }
+    expect(xen.registry.size).toBe(0);
   });
 });
 
