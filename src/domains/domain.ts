@@ -7,6 +7,7 @@ import { DomainMemory } from '../mmu/domain-memory.ts';
 import { Vcpu } from './vcpu.ts';
 import { pvCpuid } from './cpuid-policy.ts';
 import type { ConsoleBackend } from '../devices/console.ts';
+import type { DomainRegistry } from './registry.ts';
 
 /** SHUTDOWN_* reasons (xen/sched.h). */
 export const SHUTDOWN_poweroff = 0, SHUTDOWN_reboot = 1, SHUTDOWN_suspend = 2, SHUTDOWN_crash = 3, SHUTDOWN_watchdog = 4, SHUTDOWN_soft_reset = 5;
@@ -54,6 +55,10 @@ export class Domain {
   readonly pollers: Array<() => void> = [];
   /** The console backend (hvc0 ring + console_io output in one stream), once the builder connected it. */
   console: ConsoleBackend | undefined;
+  /** The host's domains (set by DomainRegistry.add), through which this domain finds its peers. */
+  registry: DomainRegistry | undefined;
+  /** Set once the domain is being destroyed (Xen's is_dying): no new ports or grant pins. */
+  isDying = false;
   private readonly logged = new Set<string>();
   readonly opts: DomainOptions;
 

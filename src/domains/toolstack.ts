@@ -39,7 +39,8 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { UserError } from '../errors.ts';
 import type { ConsoleBackend } from '../devices/console.ts';
 import { XenStore, releaseDomain } from '../devices/xenstore/index.ts';
-import { pollDeadline } from '../hypercall/evtchn.ts';
+import { GrantAccess } from '../devices/grant-access.ts';
+import { destroyEventChannels, pollDeadline } from '../hypercall/evtchn.ts';
 import { watchdogDeadline } from '../hypercall/sched.ts';
 import { buildDomain, type DomainLayout } from './builder.ts';
 import {
@@ -50,6 +51,7 @@ import {
   type HypercallTracer,
 } from './domain.ts';
 import { loadKernelFile } from './kernel-loader.ts';
+import { DomainRegistry } from './registry.ts';
 import { Scheduler } from './scheduler.ts';
 import { updateVcpuTime, updateWallclock } from './time.ts';
 import { applyOverrides, ConfigError, type RawConfig, type RawSetting, type RawValue, type SourceLoc } from './xl-config.ts';
@@ -685,6 +687,10 @@ function actionFor(cfg: DomainConfig, reason: number): ShutdownAction {
 export class Xenjs {
   /** The host's xenstore (dom0's xenstored): every domain is introduced to it. */
   readonly store: XenStore;
+  /** The host's domains by id: interdomain event channels and grant copies find their peers here. */
+  readonly registry = new DomainRegistry();
+  /** dom0's grant-table operations (map/unmap/copy), for in-process backends. */
+  readonly grants = new GrantAccess(this.registry);
   private readonly handles: DomainHandle[] = [];
   private readonly incs = new Set<Incarnation>();
   private nextDomid = 1;
@@ -845,6 +851,7 @@ export class Xenjs {
     updateWallclock(d, this.epochMs !== undefined ? this.epochMs : Date.now());
     for (const v of d.vcpus) updateVcpuTime(v);
     this.incs.add(inc);
+    this.registry.add(d);
     return inc;
   }
 
@@ -1136,6 +1143,13 @@ export class Xenjs {
     if (!d.isShutdown) d.isShutdown = true;
     for (const v of d.vcpus) this.retiredInsns += v.cpu.icount;
     this.incs.delete(inc);
+    // evtchn_destroy: its ports close (peers fall back to unbound); then nobody can find it by id.
+    try {
+      destroyEventChannels(d);
+    } catch (e) {
+      this.report(e, `closing the event channels of domain ${d.id}`);
+    }
+    this.registry.remove(d);
     try {
       // Closes its store connection, removes its nodes, fires @releaseDomain.
       releaseDomain(this.store, d.id);

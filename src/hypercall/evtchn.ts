@@ -7,6 +7,16 @@
  * where the guest reads them. FIFO is not offered (EVTCHNOP_init_control
  * → -ENOSYS), so Linux uses 2-level.
  *
+ * Interdomain channels connect two domains of the same host (found through
+ * the DomainRegistry), a domain with itself (loopback), or a domain with
+ * the in-process dom0 (host endpoints, below). Binding checks what Xen's
+ * evtchn_bind_interdomain checks: the remote domain must exist (-ESRCH) and
+ * its port must be unbound and reserved for the binding domain (-EINVAL).
+ * A domain's ports are its own namespace: a port number it has not
+ * allocated is -EINVAL for close/send/unmask whatever other domains hold.
+ * When a domain is destroyed (destroyEventChannels) every port is closed,
+ * so its peers' ends fall back to unbound and their sends are dropped.
+ *
  * Also the delivery primitives the rest of the hypervisor uses: setPending
  * (Xen's evtchn_2l_set_pending, with vcpu_kick and the SCHEDOP_poll wake-up),
  * sendVirq (timers and debug keys), and host endpoints — the in-process dom0
@@ -17,6 +27,7 @@
  */
 import type { Domain } from '../domains/domain.ts';
 import type { Vcpu } from '../domains/vcpu.ts';
+import { DOM0_ID, domainById } from '../domains/registry.ts';
 import { SHARED_INFO, VCPU_INFO } from '../domains/shared-info.ts';
 import { setVirqSender } from '../domains/timers.ts';
 import { registerHypercall } from './dispatch.ts';
@@ -105,6 +116,8 @@ class EvtchnState {
   readonly virq = new Uint8Array(EVTCHN_2L_NR_CHANNELS);
   /** Ports connected to the in-process dom0. */
   readonly host = new Map<number, HostEnd>();
+  /** ECS_INTERDOMAIN ports connected to a domain (this one for loopback): the peer. */
+  readonly peers = new Map<number, Domain>();
   /** virq_to_evtchn per vCPU: [vcpu * NR_VIRQS + virq]. */
   readonly virqToPort: Int32Array;
   /** Ports below this are "valid" (their bucket exists). */
@@ -158,8 +171,9 @@ function allocPort(s: EvtchnState, port: number, state: number, remoteDom: numbe
   while (port >= s.validLimit) s.validLimit += EVTCHNS_PER_BUCKET;
 }
 
-/** get_free_port: the lowest free port, or a negative errno. */
-function freePort(s: EvtchnState): number {
+/** get_free_port: the lowest free port, or a negative errno (-EINVAL once the domain is dying). */
+function freePort(d: Domain, s: EvtchnState): number {
+  if (d.isDying) return -XEN_EINVAL;
   for (let p = 1; p <= s.maxPort && p < EVTCHN_2L_NR_CHANNELS; p++) if (s.state[p] === ECS_FREE) return p;
   return -XEN_ENOSPC;
 }
@@ -318,7 +332,7 @@ export function servicePollTimeout(v: Vcpu, now: number): void {
 export function reserveUnboundPort(d: Domain, port: number, remoteDom: number): number {
   const s = stateOf(d);
   s.configured = true;
-  if (port === 0) port = freePort(s);
+  if (port === 0) port = freePort(d, s);
   if (port < 0) return port;
   if (port >= EVTCHN_2L_NR_CHANNELS || port > s.maxPort) return -XEN_ENOSPC;
   if (s.state[port] !== ECS_FREE) return -XEN_EBUSY;
@@ -367,6 +381,18 @@ export function raisePort(d: Domain, port: number): void {
   if (portValid(s, port) && s.state[port] !== ECS_FREE) setPending(d, s.notifyVcpu[port]!, port);
 }
 
+/**
+ * evtchn_destroy: the domain is going away. It gets no new ports, and every
+ * port is closed — interdomain peers fall back to unbound (reserved for it,
+ * so nobody can bind them again by mistake), host endpoints are told.
+ */
+export function destroyEventChannels(d: Domain): void {
+  d.isDying = true;
+  const s = STATE.get(d);
+  if (!s) return;
+  for (let p = 1; p < s.validLimit; p++) if (s.state[p] !== ECS_FREE && s.state[p] !== ECS_RESERVED) closePort(d, p);
+}
+
 /** A port's state for tests and diagnostics. */
 export function portInfo(d: Domain, port: number): { state: number; vcpu: number; remoteDom: number; remotePort: number; virq: number } {
   const s = stateOf(d);
@@ -383,6 +409,7 @@ function freeChannel(d: Domain, s: EvtchnState, port: number): void {
   s.remoteDom[port] = 0;
   s.remotePort[port] = 0;
   s.virq[port] = 0;
+  s.peers.delete(port);
 }
 
 /** evtchn_close. */
@@ -409,12 +436,17 @@ export function closePort(d: Domain, port: number): number {
         s.host.delete(port);
         host.handle.closed = true;
         host.onClose?.();
-      } else if (s.remoteDom[port] === d.id) {
-        // Loopback: the other end goes back to unbound, for us.
-        const rp = s.remotePort[port]!;
-        s.state[rp] = ECS_UNBOUND;
-        s.remoteDom[rp] = d.id;
-        s.remotePort[rp] = 0;
+      } else {
+        // The other end goes back to unbound, reserved for us (as Xen's __evtchn_close).
+        const peer = s.peers.get(port);
+        if (peer) {
+          const ps = stateOf(peer);
+          const rp = s.remotePort[port]!;
+          ps.state[rp] = ECS_UNBOUND;
+          ps.remoteDom[rp] = d.id;
+          ps.remotePort[rp] = 0;
+          ps.peers.delete(rp);
+        }
       }
       break;
     }
@@ -431,8 +463,11 @@ function evtchnSend(d: Domain, port: number): number {
       const host = s.host.get(port);
       if (host) host.onEvent();
       else {
-        const rp = s.remotePort[port]!;
-        setPending(d, s.notifyVcpu[rp]!, rp);
+        const peer = s.peers.get(port);
+        if (peer) {
+          const rp = s.remotePort[port]!;
+          setPending(peer, stateOf(peer).notifyVcpu[rp]!, rp);
+        }
       }
       return 0;
     }
@@ -456,7 +491,7 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
       const rc = lookupDomain(d, dom);
       if (rc) return rc;
       const s = guestStateOf(d);
-      const port = freePort(s);
+      const port = freePort(d, s);
       if (port < 0) return port;
       if (remote === DOMID_SELF) remote = d.id;
       allocPort(s, port, ECS_UNBOUND, remote);
@@ -465,22 +500,28 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
     }
 
     case EVTCHNOP.bind_interdomain: {
-      const rdom = m.u16(arg + EVTCHN_BIND_INTERDOMAIN.remote_dom);
+      let rdom = m.u16(arg + EVTCHN_BIND_INTERDOMAIN.remote_dom);
       const rport = m.u32(arg + EVTCHN_BIND_INTERDOMAIN.remote_port);
       m.u32(arg + EVTCHN_BIND_INTERDOMAIN.local_port);
+      if (rdom === DOMID_SELF) rdom = d.id;
+      // rcu_lock_domain_by_id. The in-process dom0 exists but never leaves a port unbound for a
+      // guest (its backends bind the guest's ports instead); a domain outside any registry takes
+      // every unreserved id to exist (see lookupDomain) and so finds no port there either.
+      const rd = domainById(d, rdom);
+      if (!rd && !(rdom === DOM0_ID || (!d.registry && rdom < DOMID_SELF))) return -XEN_ESRCH;
       const s = guestStateOf(d);
-      if (rdom !== DOMID_SELF && rdom !== d.id) {
-        // Another domain: the in-process dom0 offers no unbound ports to bind to; others are unknown.
-        return rdom < DOMID_SELF ? -XEN_EINVAL : -XEN_ESRCH;
-      }
-      const lport = freePort(s);
+      const lport = freePort(d, s);
       if (lport < 0) return lport;
-      if (!portValid(s, rport) || s.state[rport] !== ECS_UNBOUND || s.remoteDom[rport] !== d.id) return -XEN_EINVAL;
-      allocPort(s, lport, ECS_INTERDOMAIN, d.id);
+      if (!rd) return -XEN_EINVAL;
+      const rs = guestStateOf(rd);
+      if (!portValid(rs, rport) || rs.state[rport] !== ECS_UNBOUND || rs.remoteDom[rport] !== d.id) return -XEN_EINVAL;
+      allocPort(s, lport, ECS_INTERDOMAIN, rd.id);
       s.remotePort[lport] = rport;
-      s.state[rport] = ECS_INTERDOMAIN;
-      s.remoteDom[rport] = d.id;
-      s.remotePort[rport] = lport;
+      s.peers.set(lport, rd);
+      rs.state[rport] = ECS_INTERDOMAIN;
+      rs.remoteDom[rport] = d.id;
+      rs.remotePort[rport] = lport;
+      rs.peers.set(rport, d);
       // Notifications on the remote unbound port may have been lost: Xen raises the new local port.
       setPending(d, s.notifyVcpu[lport]!, lport);
       m.setU32(arg + EVTCHN_BIND_INTERDOMAIN.local_port, lport);
@@ -497,7 +538,7 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
       const s = guestStateOf(d);
       const slot = vcpu * NR_VIRQS + virq;
       if (s.virqToPort[slot]) return -XEN_EEXIST;
-      const port = freePort(s);
+      const port = freePort(d, s);
       if (port < 0) return port;
       allocPort(s, port, ECS_VIRQ, 0);
       s.notifyVcpu[port] = vcpu;
@@ -512,7 +553,7 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
       m.u32(arg + EVTCHN_BIND_IPI.port);
       if (vcpu >= d.vcpus.length) return -XEN_ENOENT;
       const s = guestStateOf(d);
-      const port = freePort(s);
+      const port = freePort(d, s);
       if (port < 0) return port;
       allocPort(s, port, ECS_IPI, 0);
       s.notifyVcpu[port] = vcpu;

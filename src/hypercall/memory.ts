@@ -27,6 +27,7 @@
  */
 import type { Domain } from '../domains/domain.ts';
 import type { Vcpu } from '../domains/vcpu.ts';
+import { DOM0_ID } from '../domains/registry.ts';
 import { GuestFault, toVa } from '../domains/guest-memory.ts';
 import { ARCH_SHARED_INFO, SHARED_INFO } from '../domains/shared-info.ts';
 import { PAGE_SIZE } from '../mmu/domain-memory.ts';
@@ -123,14 +124,17 @@ export function guestHandleOkay(va: number, count: number): boolean {
 
 /**
  * rcu_lock_domain_by_any_id + the XSM_TARGET check for a domU naming a
- * domain: 0 for itself (DOMID_SELF or its own id), -EPERM for another real
- * domain id (a domU has no privilege over dom0 or its peers), -ESRCH for the
- * reserved ids (DOMID_IO, DOMID_XEN, …). xenjs keeps no registry of every
- * domain, so any id below DOMID_FIRST_RESERVED is taken to exist.
+ * domain: 0 for itself (DOMID_SELF or its own id), -EPERM for another
+ * existing domain (a domU has no privilege over dom0 or its peers), -ESRCH
+ * for one that does not exist and for the reserved ids (DOMID_IO, DOMID_XEN,
+ * …). A domain in a registry knows which ids exist; one outside any (a
+ * hand-built test domain) takes every id below DOMID_FIRST_RESERVED to exist.
  */
 export function lookupDomain(d: Domain, domid: number): number {
   if (domid === DOMID_SELF || domid === d.id) return 0;
-  return domid < DOMID_SELF ? -XEN_EPERM : -XEN_ESRCH;
+  if (domid >= DOMID_SELF) return -XEN_ESRCH;
+  if (domid === DOM0_ID || !d.registry || d.registry.get(domid)) return -XEN_EPERM;
+  return -XEN_ESRCH;
 }
 
 /** A u64 guest field read as a canonical pointer (NaN when not canonical, so accesses fault). */
@@ -213,7 +217,8 @@ function releaseFrame(d: Domain, s: MemState, mfn: number): boolean {
 /** Can released frame f be handed out again (no references left on it)? */
 function reusable(d: Domain, f: number): boolean {
   const mem = d.memory;
-  return f >= 0 && f < mem.nrPages && mem.p2m[f] === -1 && pageTypes(mem).typeCount(mem.baseMfn + f) === 0;
+  const pt = pageTypes(mem);
+  return f >= 0 && f < mem.nrPages && mem.p2m[f] === -1 && pt.typeCount(mem.baseMfn + f) === 0 && pt.refs[f] === 0;
 }
 
 /**

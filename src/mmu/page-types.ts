@@ -107,6 +107,12 @@ export class PageTypes {
   readonly type: Uint8Array;
   readonly count: Int32Array;
   readonly flags: Uint8Array;
+  /**
+   * General references the hypervisor holds on frames besides type
+   * references (Xen's get_page): grant pins by other domains. A frame the
+   * guest gives back while referenced is not handed out again until they go.
+   */
+  readonly refs: Int32Array;
   /** The domain's memory as 64-bit words, for a fast compare of a table frame with its snapshot (see commitTableWrite). */
   readonly ram64: Float64Array;
   private readonly dv: DataView;
@@ -128,6 +134,7 @@ export class PageTypes {
     this.type = new Uint8Array(this.frames);
     this.count = new Int32Array(this.frames);
     this.flags = new Uint8Array(this.frames);
+    this.refs = new Int32Array(this.frames);
     this.dv = mem.dv;
     this.ram64 = new Float64Array(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength >> 3);
   }

@@ -132,7 +132,12 @@ int main(void)
     C(GNTTABOP_transfer); C(GNTTABOP_copy); C(GNTTABOP_query_size); C(GNTTABOP_unmap_and_replace);
     C(GNTTABOP_set_version); C(GNTTABOP_get_status_frames); C(GNTTABOP_get_version); C(GNTTABOP_swap_grant_ref);
     C(GNTTABOP_cache_flush);
-    C(GNTST_okay); C(GNTST_general_error); C(GNTST_bad_domain); C(GNTST_bad_virt_addr); C(GNTST_permission_denied);
+    C(GNTST_okay); C(GNTST_general_error); C(GNTST_bad_domain); C(GNTST_bad_gntref); C(GNTST_bad_handle);
+    C(GNTST_bad_virt_addr); C(GNTST_bad_dev_addr); C(GNTST_no_device_space); C(GNTST_permission_denied);
+    C(GNTST_bad_page); C(GNTST_bad_copy_arg); C(GNTST_address_too_big); C(GNTST_eagain); C(GNTST_no_space);
+    C(GNTMAP_device_map); C(GNTMAP_host_map); C(GNTMAP_readonly); C(GNTMAP_application_map); C(GNTMAP_contains_pte);
+    C(GNTCOPY_source_gref); C(GNTCOPY_dest_gref);
+    C(GTF_invalid); C(GTF_accept_transfer); C(GTF_transitive); C(GTF_type_mask); C(GTF_sub_page);
     C(GTF_permit_access); C(GTF_readonly); C(GTF_reading); C(GTF_writing); C(GNTTAB_NR_RESERVED_ENTRIES);
     C(GNTTAB_RESERVED_CONSOLE); C(GNTTAB_RESERVED_XENSTORE);
     S(gnttab_setup_table); O(gnttab_setup_table, dom); O(gnttab_setup_table, nr_frames); O(gnttab_setup_table, status);
@@ -142,6 +147,16 @@ int main(void)
     S(gnttab_set_version); O(gnttab_set_version, version);
     S(gnttab_get_version); O(gnttab_get_version, dom); O(gnttab_get_version, version);
     S(grant_entry_v1); O(grant_entry_v1, flags); O(grant_entry_v1, domid); O(grant_entry_v1, frame);
+    S(gnttab_map_grant_ref); O(gnttab_map_grant_ref, host_addr); O(gnttab_map_grant_ref, flags);
+    O(gnttab_map_grant_ref, ref); O(gnttab_map_grant_ref, dom); O(gnttab_map_grant_ref, status);
+    O(gnttab_map_grant_ref, handle); O(gnttab_map_grant_ref, dev_bus_addr);
+    S(gnttab_unmap_grant_ref); O(gnttab_unmap_grant_ref, host_addr); O(gnttab_unmap_grant_ref, dev_bus_addr);
+    O(gnttab_unmap_grant_ref, handle); O(gnttab_unmap_grant_ref, status);
+    S(gnttab_unmap_and_replace); O(gnttab_unmap_and_replace, host_addr); O(gnttab_unmap_and_replace, new_addr);
+    O(gnttab_unmap_and_replace, handle); O(gnttab_unmap_and_replace, status);
+    S(gnttab_copy); O(gnttab_copy, source.u.ref); O(gnttab_copy, source.u.gmfn); O(gnttab_copy, source.domid);
+    O(gnttab_copy, source.offset); O(gnttab_copy, dest.u.ref); O(gnttab_copy, dest.u.gmfn); O(gnttab_copy, dest.domid);
+    O(gnttab_copy, dest.offset); O(gnttab_copy, len); O(gnttab_copy, flags); O(gnttab_copy, status);
 
     /* physdev.h */
     C(PHYSDEVOP_IRQ_UNMASK_NOTIFY); C(PHYSDEVOP_irq_status_query); C(PHYSDEVOP_set_iopl); C(PHYSDEVOP_set_iobitmap);
