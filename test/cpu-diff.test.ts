@@ -546,7 +546,14 @@ fixed('mov ss, 0', 'mov ss, ax', st({ rax: 0 }));
 fixed('cmpxchg16b [rbp], rbp misaligned and non-canonical', 'cmpxchg16b [rbp]', st({ rbp: 0x8000000000000008n }));
 fixed('prefetchw register form', '.byte 0x0f, 0x0d, 0xc8', st());
 fixed('prefetch register form (/0)', '.byte 0x0f, 0x0d, 0xc0', st());
-bug('enterProbe', 'enter 0x2000, 0 near the bottom of the stack (host: #PF(W) at the new RSP)', 'enter 0x2000, 0', st({ rsp: D(0x1000) }));
+// enter probes the new stack top (RSP - frame) for writing after its pushes: #PF(W) there, RSP/RBP unchanged.
+fixed('enter 0x2000, 0 near the bottom of the stack (#PF(W) at the new RSP)', 'enter 0x2000, 0', st({ rsp: D(0x1000) }));
+fixed('enter 0x2000, 3 near the bottom of the stack', 'enter 0x2000, 3', st({ rsp: D(0x1000), rbp: D(0x3000) }));
+fixed('enter 0x1001, 0: the probe is one byte, just below the area', 'enter 0x1001, 0', st({ rsp: D(0x1000) }));
+fixed('enter 0xff8, 0: new RSP at the first byte of the area', 'enter 0xff8, 0', st({ rsp: D(0x1000) }));
+fixed('data16 enter 0x2000, 0', '.byte 0x66\nenter 0x2000, 0', st({ rsp: D(0x1000) }));
+fixed('enter 0xffff, 31 below the area', 'enter 0xffff, 31', st({ rsp: D(0x1000), rbp: D(0x3000) }));
+fixed('enter 0x100, 2 inside the area', 'enter 0x100, 2', st({ rsp: D(0x1000), rbp: D(0x3000) }));
 
 // ------------------------------------------------------------------ masks and running
 
