@@ -16,7 +16,7 @@
  * test; anything else does.
  */
 // vector-gen must be imported before anything that loads the CPU.
-import { allForms, generateVectors, KNOWN_BUGS, knownBug, RANDOM_SPECS, toleratedDifference, type Vector } from './helpers/vector-gen.ts';
+import { allForms, generateVectors, KNOWN_BUGS, knownBug, RANDOM_SPECS, toleratedDifference, vectorDiffOptions, type Vector } from './helpers/vector-gen.ts';
 import { describe, expect, it } from 'vitest';
 import { diffOutcomes, disassemble, hex64, hexBytes, nativeAvailable, REG_NAMES, runEmulated, runNative } from './helpers/native.ts';
 
@@ -53,7 +53,7 @@ describe.skipIf(!nativeAvailable)('random integer vectors against the host CPU',
         const key = n.kind === 'ok' ? 'ok' : `#${n.vector}`;
         outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
         const e = runEmulated(v.code, v.init);
-        const diff = diffOutcomes(n, e, { flagMask: v.flagMask, faultFlagMask: v.faultFlagMask, gprMask: v.gprMask, dataMask: v.dataMask });
+        const diff = diffOutcomes(n, e, vectorDiffOptions(v));
         if (diff.length === 0) return;
         if (toleratedDifference(v.code, n, e)) {
           toleratedCount++;
