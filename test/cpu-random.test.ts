@@ -1,10 +1,11 @@
 /**
  * Random differential test: at least 20,000 fresh vectors per run — random
- * valid encodings of the integer table entries (random 66/REX/REX.W/67/
+ * valid encodings of the integer and MMX table entries (random 66/REX/REX.W/67/
  * lock/segment prefixes, register and memory ModRM forms with operands in
  * the data area, RIP-relative and absolute addressing, random immediates),
  * one to three instructions each, on random machine states — run on the
- * host CPU and on our Cpu, compared with the SDM's undefined flags masked.
+ * host CPU and on our Cpu, compared with the SDM's undefined flags masked
+ * (vectors with MMX code start from a random x87/MMX state and compare it).
  *
  * Seed: XENJS_SEED (replay), else the time. Every failure message names the
  * seed and vector index: `XENJS_SEED=<seed> npx vitest run test/cpu-random.test.ts`.
@@ -36,7 +37,7 @@ function describeFailure(v: Vector, diff: string[]): string {
   ].join('\n');
 }
 
-describe.skipIf(!nativeAvailable)('random integer vectors against the host CPU', () => {
+describe.skipIf(!nativeAvailable)('random integer and MMX vectors against the host CPU', () => {
   it(`${COUNT} random vectors, seed ${SEED}`, () => {
     const failures: string[] = [];
     let failCount = 0;

@@ -1,5 +1,5 @@
 /**
- * Test-vector machinery for the integer instructions of the opcode table:
+ * Test-vector machinery for the integer and MMX instructions of the opcode table:
  *
  * - INTEGER_SPECS: the table entries registered by the integer instruction
  *   modules (found by loading those modules first and watching `OPS` grow;
@@ -11,6 +11,7 @@
  *   which table forms a piece of code uses (coverage);
  * - the flags each instruction reads, defines and leaves undefined (SDM),
  *   exactly when the shift count is known;
+ * - MMX_SPECS (entries with an MMX operand) and random x87/MMX states for them;
  * - a seeded random generator of valid encodings and machine states.
  */
 import type { OpSpec } from '../../src/cpu/table.ts';
