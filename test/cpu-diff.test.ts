@@ -557,6 +557,17 @@ fixed('mov ss, 0', 'mov ss, ax', st({ rax: 0 }));
 fixed('cmpxchg16b [rbp], rbp misaligned and non-canonical', 'cmpxchg16b [rbp]', st({ rbp: 0x8000000000000008n }));
 fixed('prefetchw register form', '.byte 0x0f, 0x0d, 0xc8', st());
 fixed('prefetch register form (/0)', '.byte 0x0f, 0x0d, 0xc0', st());
+// A 16-byte SSE operand that is misaligned and non-canonical: #GP(0) even with an RSP/RBP base (alignment is checked
+// first); aligned, the stack base gives #SS(0). (fxsave/fxrstor check the canonical form first.)
+{
+  const nc = { r14: 0x5864477800000000n };
+  fixed('movaps xmm0, [rsp + r14 + 8] misaligned and non-canonical: #GP(0)', 'movaps xmm0, [rsp + r14 + 8]', st(nc));
+  fixed('movaps xmm0, [rsp + r14] aligned and non-canonical: #SS(0)', 'movaps xmm0, [rsp + r14]', st({ ...nc, rsp: D(0x8000) }));
+  fixed('movaps [rsp + r14 + 8], xmm0 misaligned and non-canonical: #GP(0)', 'movaps [rsp + r14 + 8], xmm0', st(nc));
+  fixed('paddb xmm0, [rbp + r14 + 8] misaligned and non-canonical: #GP(0)', 'paddb xmm0, [rbp + r14 + 8]', st({ ...nc, rbp: D(0x100) }));
+  fixed('movups xmm0, [rsp + r14 + 8] (no alignment rule): #SS(0)', 'movups xmm0, [rsp + r14 + 8]', st(nc));
+  fixed('fxsave [rsp + r14 + 8]: #SS(0) (canonical form first)', 'fxsave [rsp + r14 + 8]', st(nc));
+}
 // enter probes the new stack top (RSP - frame) for writing after its pushes: #PF(W) there, RSP/RBP unchanged.
 fixed('enter 0x2000, 0 near the bottom of the stack (#PF(W) at the new RSP)', 'enter 0x2000, 0', st({ rsp: D(0x1000) }));
 fixed('enter 0x2000, 3 near the bottom of the stack', 'enter 0x2000, 3', st({ rsp: D(0x1000), rbp: D(0x3000) }));
@@ -716,6 +727,8 @@ for (const op of ['psrlw', 'psrld', 'psrlq', 'psraw', 'psrad', 'psllw', 'pslld',
   // Memory operands: m64 (ps2pi), m128 aligned (pd2pi).
   addM('mmx', 'cvtps2pi mm0, [mem]; cvtpd2pi mm1, [aligned mem]', 'cvtps2pi mm0, qword ptr [rbx + 4]\ncvttpd2pi mm1, xmmword ptr [rbx + 16]', mst(edgeMm(1), { rbx: D(0x400) }));
   addM('mmx faults', 'cvtpd2pi misaligned: #GP(0)', 'cvtpd2pi mm1, xmmword ptr [rbx + 8]', mst(edgeMm(1), { rbx: D(0x400) }));
+  addM('mmx faults', 'cvttpd2pi misaligned and non-canonical on the stack: #GP(0)', 'cvttpd2pi mm0, xmmword ptr [rsp + r14 + 8]', mst(edgeMm(1), { r14: 0x5864477800000000n }));
+  addM('mmx faults', 'cvttpd2pi aligned and non-canonical on the stack: #SS(0)', 'cvttpd2pi mm0, xmmword ptr [rsp + r14]', mst(edgeMm(1), { r14: 0x5864477800000000n }));
   // Unmasked exceptions: #XM, raised after the switch to MMX mode.
   for (const [name, asm, mx] of [
     ['cvtps2pi NaN, IM clear', 'cvtps2pi mm0, xmm1', 0x1f00], ['cvttpd2pi out of range, IM clear', 'cvttpd2pi mm0, xmm2', 0x1f00],
