@@ -72,7 +72,7 @@ describe.skipIf(!nativeAvailable)('random integer and MMX vectors against the ho
     const summary =
       `seed ${SEED}: ${COUNT} vectors, ${forms.size}/${allForms(RANDOM_SPECS).length} forms drawn; host outcomes ` +
       [...outcomes].map(([k, c]) => `${k}: ${c}`).join(', ') +
-      (toleratedCount ? `; ${toleratedCount} tolerated (string-operand fault order)` : '') +
+      (toleratedCount ? `; ${toleratedCount} tolerated (string-operand fault order, or stores over the harness tail)` : '') +
       [...known].map(([id, c]) => `\n  known bug (${c}x): ${KNOWN_BUGS[id]}`).join('');
     console.log(summary);
     expect(failCount, `${failCount} vectors differ from the host (seed ${SEED}):\n\n${failures.join('\n\n')}`).toBe(0);
