@@ -1,5 +1,5 @@
 /**
- * Differential tests of the integer instructions against the host CPU.
+ * Differential tests of the integer and MMX instructions against the host CPU.
  *
  * Every vector runs natively (test/native/harness.c, one batch for the whole
  * file) and on our Cpu; results are compared with only the flags the SDM
@@ -14,17 +14,25 @@
  *   with RCX=0, lock forms, AH..BH with and without REX, 16-bit operands,
  *   RIP-relative addressing, operands at page ends, stack, control flow,
  *   #UD/#GP at CPL 3;
+ * - MMX: a sweep of every MMX table form (MMX_SPECS) from edge MMX/x87
+ *   states, element operations over edge lanes, shift counts, moves and REX
+ *   bits, pshufw/pinsrw/pextrw/pmovmskb/maskmovq, conversions under every
+ *   rounding mode, the aliasing with the x87 register file (TOP, tags,
+ *   exponents; fxsave/fnsave/fnstenv images, x87 code around MMX code),
+ *   faults (page ends, pending x87 exceptions, #XM, #UD encodings); the whole
+ *   x87 state is compared, all eight registers included; a coverage test
+ *   fails if an MMX form has no vector;
  * - known emulator bugs, as `it.fails` vectors (they pass once fixed: then
- *   move the vectors into their group).
+ *   move the vectors into "fixed bugs"; none is open now).
  */
 // vector-gen must be imported before anything that loads the CPU.
 import {
-  allForms, CF, edgeData, edgeState, flagEffect, generateForm, identify, INTEGER_SPECS, KNOWN_BUGS, knownBug, OF, SF, skipReason, specKey,
-  specMods, specSizes, TESTED_SPECS, toleratedDifference, ZF, type Vector,
+  allForms, CF, edgeData, edgeState, flagEffect, generateForm, identify, INTEGER_SPECS, KNOWN_BUGS, knownBug, MMX_SPECS, OF, SF, skipReason, specKey,
+  specMods, specSizes, TESTED_SPECS, toleratedDifference, vectorDiffOptions, ZF, type Vector,
 } from './helpers/vector-gen.ts';
 import { describe, expect, it } from 'vitest';
 import {
-  assemble, DATA_ADDR, DATA_SIZE, diffOutcomes, disassemble, hex64, hexBytes, nativeAvailable, REG_NAMES, runEmulated, runNative,
+  assemble, DATA_ADDR, DATA_SIZE, diffOutcomes, disassemble, hex64, hexBytes, mmFromFx, mmxFx, nativeAvailable, REG_NAMES, runEmulated, runNative,
   zeroState, type MachineState, type Outcome,
 } from './helpers/native.ts';
 
@@ -42,6 +50,8 @@ interface HandVector {
   dataMask?: Array<[number, number]>;
   /** A known emulator bug this vector reproduces (it runs under it.fails). */
   bug?: string;
+  /** MMX code: compare the x87 state, all eight registers included. */
+  mmx?: boolean;
 }
 
 const vectors: HandVector[] = [];
@@ -534,6 +544,7 @@ for (const bits of [16, 32, 64] as const) {
 // ------------------------------------------------------------------ 15. known bugs (it.fails)
 
 const BUGS = KNOWN_BUGS;
+/** A vector reproducing known bug `id` (runs under it.fails until fixed; none is open now). */
 const bug = (id: keyof typeof BUGS, name: string, asm: string, init: MachineState): void => add('known bugs', name, asm, init, { bug: id });
 // Fixed bugs keep their vectors as ordinary regression tests.
 const fixed = (name: string, asm: string, init: MachineState): void => add('fixed bugs', name, asm, init);
@@ -546,7 +557,263 @@ fixed('mov ss, 0', 'mov ss, ax', st({ rax: 0 }));
 fixed('cmpxchg16b [rbp], rbp misaligned and non-canonical', 'cmpxchg16b [rbp]', st({ rbp: 0x8000000000000008n }));
 fixed('prefetchw register form', '.byte 0x0f, 0x0d, 0xc8', st());
 fixed('prefetch register form (/0)', '.byte 0x0f, 0x0d, 0xc0', st());
-bug('enterProbe', 'enter 0x2000, 0 near the bottom of the stack (host: #PF(W) at the new RSP)', 'enter 0x2000, 0', st({ rsp: D(0x1000) }));
+// A 16-byte SSE operand that is misaligned and non-canonical: #GP(0) even with an RSP/RBP base (alignment is checked
+// first); aligned, the stack base gives #SS(0). (fxsave/fxrstor check the canonical form first.)
+{
+  const nc = { r14: 0x5864477800000000n };
+  fixed('movaps xmm0, [rsp + r14 + 8] misaligned and non-canonical: #GP(0)', 'movaps xmm0, [rsp + r14 + 8]', st(nc));
+  fixed('movaps xmm0, [rsp + r14] aligned and non-canonical: #SS(0)', 'movaps xmm0, [rsp + r14]', st({ ...nc, rsp: D(0x8000) }));
+  fixed('movaps [rsp + r14 + 8], xmm0 misaligned and non-canonical: #GP(0)', 'movaps [rsp + r14 + 8], xmm0', st(nc));
+  fixed('paddb xmm0, [rbp + r14 + 8] misaligned and non-canonical: #GP(0)', 'paddb xmm0, [rbp + r14 + 8]', st({ ...nc, rbp: D(0x100) }));
+  fixed('movups xmm0, [rsp + r14 + 8] (no alignment rule): #SS(0)', 'movups xmm0, [rsp + r14 + 8]', st(nc));
+  fixed('fxsave [rsp + r14 + 8]: #SS(0) (canonical form first)', 'fxsave [rsp + r14 + 8]', st(nc));
+}
+// enter probes the new stack top (RSP - frame) for writing after its pushes: #PF(W) there, RSP/RBP unchanged.
+fixed('enter 0x2000, 0 near the bottom of the stack (#PF(W) at the new RSP)', 'enter 0x2000, 0', st({ rsp: D(0x1000) }));
+fixed('enter 0x2000, 3 near the bottom of the stack', 'enter 0x2000, 3', st({ rsp: D(0x1000), rbp: D(0x3000) }));
+fixed('enter 0x1001, 0: the probe is one byte, just below the area', 'enter 0x1001, 0', st({ rsp: D(0x1000) }));
+fixed('enter 0xff8, 0: new RSP at the first byte of the area', 'enter 0xff8, 0', st({ rsp: D(0x1000) }));
+fixed('data16 enter 0x2000, 0', '.byte 0x66\nenter 0x2000, 0', st({ rsp: D(0x1000) }));
+fixed('enter 0xffff, 31 below the area', 'enter 0xffff, 31', st({ rsp: D(0x1000), rbp: D(0x3000) }));
+fixed('enter 0x100, 2 inside the area', 'enter 0x100, 2', st({ rsp: D(0x1000), rbp: D(0x3000) }));
+
+// ------------------------------------------------------------------ 16. MMX
+
+/**
+ * MMX vectors start from an x87 state holding MMX values (mmxFx: MMn is the
+ * significand of physical register Rn) and compare the whole x87 state,
+ * all eight registers included whatever their tags (diffFx, fxAllRegs).
+ */
+const MM_EDGE: readonly bigint[] = [
+  0n, M64, 0x7f7f7f7f7f7f7f7fn, 0x8080808080808080n, 0x7fff7fff7fff7fffn, 0x8000800080008000n, 0x7fffffff80000000n, 0x0001000100010001n,
+  0x00ff00ff00ff00ffn, 0xff00ff00ff00ff00n, 0x0123456789abcdefn, 0xfedcba9876543210n, 0x017f80fe7f0181ffn, 0x8001fffe7ffe0001n,
+  0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffff00000001n, 0x00000001ffffffffn, 0x4f000000cf000000n, 0x3f800000bf800000n,
+  0x0102040810204080n, 0xfffefdfcfbfaf9f8n, 0x00007fff00008000n, 0xffff0000ffff8000n,
+];
+/** Shift counts as 64-bit values (counts ≥ 2^32 act as huge). */
+const MM_COUNTS = [0n, 1n, 7n, 8n, 15n, 16n, 17n, 31n, 32n, 33n, 63n, 64n, 65n, 255n, 1n << 32n, (1n << 32n) | 3n, 1n << 63n, M64];
+
+/** MMX state k: each MMn a different edge value; TOP, tags and exponents vary. */
+function mmxEdgeFx(k: number): Uint8Array {
+  const mm = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => MM_EDGE[(k * 3 + n * 5) % MM_EDGE.length]!);
+  switch (k % 4) {
+    case 0: return mmxFx(mm);
+    case 1: return mmxFx(mm, { top: 3, valid: 0x0f, se: [0x3fff, 0x4000, 0xbfff, 0x7fff, 0, 0x4005, 0xffff, 0x1234] });
+    case 2: return mmxFx(mm, { valid: 0, fsw: 0x4520 });
+    default: return mmxFx(mm, { top: 6, valid: 0x81, fcw: 0x0c7f, fsw: 0x0201 });
+  }
+}
+
+/** A hand-written MMX state: MM0-7 as given (physical registers), `regs` as st(). */
+function mst(mm: readonly bigint[], regs: Regs = {}, fx: Parameters<typeof mmxFx>[1] = {}, data = PATTERN): MachineState {
+  const s = st(regs, 0, data);
+  s.fx = mmxFx(mm, fx);
+  return s;
+}
+const addM = (group: string, name: string, asm: string, init: MachineState, extra: Partial<HandVector> = {}): void =>
+  add(group, name, asm, init, { mmx: true, ...extra });
+/** The MMX state `k` of the edge table (rotated). */
+const edgeMm = (k: number): bigint[] => [0, 1, 2, 3, 4, 5, 6, 7].map((n) => MM_EDGE[(k * 7 + n * 3) % MM_EDGE.length]!);
+/** A pending unmasked x87 exception (invalid operation): MMX instructions raise #MF. */
+const PENDING = { fcw: 0x037e, fsw: 0x0001 };
+
+// Sweep: every MMX table form, over edge states.
+const MMX_SWEEP: Vector[] = [];
+{
+  let index = 0x10000;
+  for (const s of MMX_SPECS) {
+    for (const mem of specMods(s)) {
+      for (let k = 0; k < 6; k++) {
+        const data = EDGE_DATA[k % EDGE_DATA.length]!;
+        const init = edgeState(k + index, data);
+        init.fx = mmxEdgeFx(k + index);
+        MMX_SWEEP.push(generateForm(0x3333, index++, data, s, 0, mem, init));
+      }
+    }
+  }
+}
+
+// Element operations over edge values: four register pairs at a time, and a memory operand.
+{
+  const ops = [
+    'paddb', 'paddw', 'paddd', 'paddq', 'psubb', 'psubw', 'psubd', 'psubq', 'paddsb', 'paddsw', 'paddusb', 'paddusw', 'psubsb', 'psubsw', 'psubusb', 'psubusw',
+    'pmullw', 'pmulhw', 'pmulhuw', 'pmuludq', 'pmaddwd', 'psadbw', 'pavgb', 'pavgw', 'pminub', 'pmaxub', 'pminsw', 'pmaxsw',
+    'pcmpeqb', 'pcmpeqw', 'pcmpeqd', 'pcmpgtb', 'pcmpgtw', 'pcmpgtd', 'pand', 'pandn', 'por', 'pxor',
+    'packsswb', 'packuswb', 'packssdw', 'punpcklbw', 'punpcklwd', 'punpckldq', 'punpckhbw', 'punpckhwd', 'punpckhdq',
+  ];
+  for (const op of ops) {
+    for (let k = 0; k < 6; k++) {
+      addM('mmx', `${op} edge values #${k}`, `${op} mm0, mm1\n${op} mm2, mm3\n${op} mm4, mm5\n${op} mm6, mm7`, mst(edgeMm(k)));
+    }
+    // Equal operands (compares, saturation at zero), and a memory operand.
+    addM('mmx', `${op} mm3, mm3`, `${op} mm3, mm3\n${op} mm5, mm5`, mst(edgeMm(2)));
+    const ptr = op.startsWith('punpckl') ? 'dword ptr' : 'qword ptr';
+    addM('mmx', `${op} mm1, ${ptr} [mem]`, `${op} mm1, ${ptr} [rbx]\n${op} mm6, ${ptr} [rbx + 8*rcx + 3]`, mst(edgeMm(4), { rbx: D(0x88), rcx: 5 }));
+  }
+}
+
+// Shifts by mm/m64 and by imm8, counts below, at and beyond the element width.
+for (const op of ['psrlw', 'psrld', 'psrlq', 'psraw', 'psrad', 'psllw', 'pslld', 'psllq']) {
+  const val = [0x8001fffe7ffe0001n, 0xfedcba9876543210n, 0x8000000000000001n, 0x7fffffff80000000n];
+  for (let k = 0; k < MM_COUNTS.length; k += 4) {
+    const mm = [val[0]!, MM_COUNTS[k]!, val[1]!, MM_COUNTS[k + 1] ?? 2n, val[2]!, MM_COUNTS[k + 2] ?? 3n, val[3]!, MM_COUNTS[k + 3] ?? 4n];
+    addM('mmx', `${op} by mm, counts ${MM_COUNTS.slice(k, k + 4).join(',')}`, `${op} mm0, mm1\n${op} mm2, mm3\n${op} mm4, mm5\n${op} mm6, mm7`, mst(mm));
+  }
+  addM('mmx', `${op} by m64`, `${op} mm0, qword ptr [rbx]\n${op} mm2, qword ptr [rbx + 8]`, mst(val.concat(val), { rbx: D(0x8 * 30) }));
+  for (const cnts of [[0, 1, 2, 7], [8, 15, 16, 17], [31, 32, 33, 63], [64, 65, 127, 255]]) {
+    addM('mmx', `${op} by imm ${cnts.join(',')}`, cnts.map((c, j) => `${op} mm${2 * j}, ${c}`).join('\n'), mst([val[0]!, 0n, val[1]!, 0n, val[2]!, 0n, val[3]!, 0n]));
+  }
+}
+
+// Moves between mm, GPRs and memory; REX bits do not extend mm numbers.
+{
+  const regs: Regs = { rax: 0x8877665544332211n, rcx: 0xfedcba9876543210n, r9: 0x0123456789abcdefn, rbx: D(0x100) };
+  const cases = [
+    'movd mm0, eax', 'movd mm1, dword ptr [rbx]', 'movq mm2, rax', 'movq mm3, qword ptr [rbx]', 'movd mm4, r9d', 'movq mm5, r9',
+    'movd eax, mm4', 'movd dword ptr [rbx], mm5', 'movq rcx, mm6', 'movq qword ptr [rbx], mm7', 'movd r10d, mm1', 'movq r11, mm2',
+    'movq mm0, mm1', 'movq mm2, qword ptr [rbx + 8]', 'movq qword ptr [rbx + 8], mm3', '.byte 0x0f, 0x7f, 0xd9', 'movntq qword ptr [rbx], mm0',
+    'movq mm0, mm0', 'movd eax, mm0\nmovd mm0, eax', 'emms', 'movq mm1, mm2\nemms', 'emms\nmovq mm1, mm2',
+    '.byte 0x41, 0x0f, 0xfc, 0xc1', '.byte 0x4c, 0x0f, 0xfc, 0xc1', '.byte 0x45, 0x0f, 0x6f, 0xd3', '.byte 0x44, 0x0f, 0x7f, 0xc9', '.byte 0x41, 0x0f, 0x71, 0xd3, 3',
+    '.byte 0x48, 0x0f, 0x6f, 0xc1', '.byte 0x48, 0x0f, 0xd7, 0xc3', '.byte 0x66, 0x48, 0x0f, 0x6e, 0xc0',
+  ];
+  for (const [k, c] of cases.entries()) addM('mmx', c.replace(/\n/g, '; '), c, mst(edgeMm(k), regs, k % 3 === 1 ? { top: 5, valid: 0x21 } : {}));
+}
+
+// pshufw, pinsrw, pextrw, pmovmskb, psadbw.
+{
+  for (const imm of [0x00, 0x1b, 0xe4, 0x55, 0xaa, 0xff, 0x4e, 0x93]) {
+    addM('mmx', `pshufw imm 0x${imm.toString(16)}`, `pshufw mm0, mm1, ${imm}\npshufw mm2, qword ptr [rbx], ${imm}`, mst(edgeMm(imm), { rbx: D(0x50) }));
+  }
+  for (let imm = 0; imm < 8; imm++) {
+    addM('mmx', `pinsrw imm ${imm}`, `pinsrw mm1, eax, ${imm}\npinsrw mm2, word ptr [rbx], ${imm}\npinsrw mm3, r9d, ${imm + 0xf8}`, mst(edgeMm(imm), { rax: 0x12345678, rbx: D(0x62), r9: 0xabcdn }));
+    addM('mmx', `pextrw imm ${imm}`, `pextrw eax, mm1, ${imm}\npextrw r10d, mm2, ${imm}\n.byte 0x48, 0x0f, 0xc5, 0xdb, ${imm}`, mst(edgeMm(imm + 3)));
+  }
+  for (let k = 0; k < 4; k++) addM('mmx', `pmovmskb #${k}`, 'pmovmskb eax, mm0\npmovmskb r9d, mm1\npmovmskb ecx, mm2\npmovmskb r15d, mm3', mst(edgeMm(k)));
+}
+
+// maskmovq: masks, the destination at DS:rDI (addr32: EDI; GS override).
+{
+  const masks = [0n, M64, 0x8080808080808080n, 0x0080008000800080n, 0x7f7f7f7f7f7f7f7fn, 0xff00000000000000n, 0x00000000000000ffn, 0x8001020304050680n];
+  for (const [k, m] of masks.entries()) {
+    addM('mmx', `maskmovq mask ${m.toString(16)}`, 'maskmovq mm0, mm1', mst([0x1122334455667788n, m], { rdi: D(0x200 + k) }));
+  }
+  addM('mmx', 'maskmovq addr32', '.byte 0x67\nmaskmovq mm0, mm1', mst([0x1122334455667788n, M64], { rdi: D(0x300) | 0xabcd00000000n }));
+  addM('mmx', 'maskmovq gs:', '.byte 0x65\nmaskmovq mm0, mm1', mst([0x1122334455667788n, M64], { rdi: D(0x308) }));
+  addM('mmx', 'maskmovq across an inner page boundary', 'maskmovq mm0, mm1', mst([0x1122334455667788n, 0x8000000000000080n], { rdi: D(0x1ffc) }));
+}
+
+// Conversions (rounding control from MXCSR; integer indefinite for NaN/out of range; #XM with unmasked exceptions).
+{
+  const f32s = [0x3f000000n, 0x3fc00000n, 0xbf000000n, 0xbfc00000n, 0x4f000000n, 0xcf000000n, 0xcf000001n, 0x4effffffn, 0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7f800001n, 0x00000001n, 0x80000000n, 0x40490fdbn, 0xc0490fdbn];
+  const f64s = [0x3fe0000000000000n, 0x3ff8000000000000n, 0xbfe0000000000000n, 0x41dfffffffc00000n, 0x41dfffffffe00000n, 0x41e0000000000000n, 0xc1e0000000000000n, 0xc1e0000000100000n, 0xc1e0000000200000n, 0x7ff0000000000000n, 0x7ff8000000000000n, 0x7ff0000000000001n, 0x0000000000000001n, 0x400921fb54442d18n];
+  const ints = [0n, 1n, 0xffffffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0x00ffffffn, 0x01000001n, 0x7fffffc0n, 0x7fffff80n, 0x12345679n, 0xfedcba97n];
+  const pair = (a: bigint[], k: number, w: number): bigint => a[k % a.length]! | (a[(k + 1) % a.length]! << BigInt(w));
+  for (const mx of [0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0]) {
+    for (let k = 0; k < f32s.length; k += 2) {
+      const s = mst(edgeMm(k));
+      s.mxcsr = mx;
+      s.xmm[1] = pair(f32s, k, 32) | (0x1234n << 64n);
+      s.xmm[2] = pair(f64s, k, 0) | (f64s[(k + 1) % f64s.length]! << 64n);
+      addM('mmx', `cvt(t)ps2pi / cvt(t)pd2pi #${k} mxcsr ${mx.toString(16)}`, 'cvtps2pi mm0, xmm1\ncvttps2pi mm1, xmm1\ncvtpd2pi mm2, xmm2\ncvttpd2pi mm3, xmm2', s);
+    }
+    for (let k = 0; k < ints.length; k += 2) {
+      const s = mst([pair(ints, k, 32), pair(ints, k + 3, 32)], { rbx: D(0x8 * 11) });
+      s.mxcsr = mx;
+      s.xmm[0] = 0x0123456789abcdef_fedcba9876543210n;
+      s.xmm[1] = s.xmm[0];
+      addM('mmx', `cvtpi2ps / cvtpi2pd #${k} mxcsr ${mx.toString(16)}`, 'cvtpi2ps xmm0, mm0\ncvtpi2pd xmm1, mm1\ncvtpi2ps xmm2, qword ptr [rbx]\ncvtpi2pd xmm3, qword ptr [rbx + 8]', s);
+    }
+  }
+  // Memory operands: m64 (ps2pi), m128 aligned (pd2pi).
+  addM('mmx', 'cvtps2pi mm0, [mem]; cvtpd2pi mm1, [aligned mem]', 'cvtps2pi mm0, qword ptr [rbx + 4]\ncvttpd2pi mm1, xmmword ptr [rbx + 16]', mst(edgeMm(1), { rbx: D(0x400) }));
+  addM('mmx faults', 'cvtpd2pi misaligned: #GP(0)', 'cvtpd2pi mm1, xmmword ptr [rbx + 8]', mst(edgeMm(1), { rbx: D(0x400) }));
+  addM('mmx faults', 'cvttpd2pi misaligned and non-canonical on the stack: #GP(0)', 'cvttpd2pi mm0, xmmword ptr [rsp + r14 + 8]', mst(edgeMm(1), { r14: 0x5864477800000000n }));
+  addM('mmx faults', 'cvttpd2pi aligned and non-canonical on the stack: #SS(0)', 'cvttpd2pi mm0, xmmword ptr [rsp + r14]', mst(edgeMm(1), { r14: 0x5864477800000000n }));
+  // Unmasked exceptions: #XM, raised after the switch to MMX mode.
+  for (const [name, asm, mx] of [
+    ['cvtps2pi NaN, IM clear', 'cvtps2pi mm0, xmm1', 0x1f00], ['cvttpd2pi out of range, IM clear', 'cvttpd2pi mm0, xmm2', 0x1f00],
+    ['cvtpi2ps inexact, PM clear', 'cvtpi2ps xmm0, mm1', 0x0f80], ['cvtps2pi inexact, PM clear', 'cvtps2pi mm0, xmm3', 0x0f80],
+    ['cvtpi2ps m64 inexact, PM clear', 'cvtpi2ps xmm0, qword ptr [rbx]', 0x0f80],
+  ] as const) {
+    const s = mst([0n, 0x7fffffff00000003n, 0n, 0n], { rbx: D(0x408) }, { top: 4, valid: 0x30 });
+    s.mxcsr = mx;
+    s.xmm[1] = 0x7fc000003f800000n;
+    s.xmm[2] = 0x41e0000000000000n;
+    s.xmm[3] = 0x3fc000003f000000n;
+    addM('mmx faults', `#XM: ${name}`, asm, s);
+  }
+  addM('mmx', 'movq2dq / movdq2q', 'movq2dq xmm1, mm2\nmovdq2q mm3, xmm4\n.byte 0xf3, 0x44, 0x0f, 0xd6, 0xc5\n.byte 0xf2, 0x41, 0x0f, 0xd6, 0xf7', (() => {
+    const s = mst(edgeMm(3), {}, { top: 2, valid: 0x3c });
+    s.xmm[1] = M64 | (M64 << 64n);
+    s.xmm[4] = 0x0123456789abcdef_fedcba9876543210n;
+    s.xmm[15] = 0x1111111122222222_3333333344444444n;
+    return s;
+  })());
+}
+
+// The x87 register file: MMX writes set the exponent to all ones, any MMX instruction sets TOP = 0 and
+// all tags valid, emms empties them; fxsave/fnsave/fnstenv show it; x87 code sees MMX values and vice versa.
+{
+  const f64 = D(0x500);
+  /** fxsave/fnsave image fields the host does not define (FIP/FDP/FOP, MXCSR_MASK) are masked. */
+  const fxMask = (off: number): Array<[number, number]> => [[off + 6, off + 24], [off + 28, off + 32]];
+  const fnsaveMask = (off: number): Array<[number, number]> => [[off + 12, off + 28]];
+  const cases: Array<[string, Partial<HandVector>?, Parameters<typeof mmxFx>[1]?]> = [
+    ['fld1\nmovq mm0, mm0'],
+    ['fld qword ptr [rbx]\nmovq mm1, mm7\nmovd eax, mm7'],
+    ['movq mm0, qword ptr [rbx]\nfld1'],
+    ['paddb mm0, mm1\nemms\nfld1\nfstp qword ptr [rbx + 8]'],
+    ['fld1\nfld1\nmovd eax, mm7\nmovq rcx, mm6'],
+    ['fldpi\nfld1\nfaddp\npxor mm7, mm7'],
+    ['movq mm3, rax\nfxsave [rbx + 0x100]', { dataMask: fxMask(0x600) }],
+    ['movq mm3, rax\nfnsave [rbx + 0x300]', { dataMask: fnsaveMask(0x800) }],
+    ['movq mm3, rax\nfnstenv [rbx + 0x300]', { dataMask: fnsaveMask(0x800) }],
+    ['emms\nfnstenv [rbx + 0x300]', { dataMask: fnsaveMask(0x800) }],
+    ['emms\nfxsave [rbx + 0x100]', { dataMask: fxMask(0x600) }],
+    ['movd eax, mm3\nfxsave [rbx + 0x100]', { dataMask: fxMask(0x600) }, { top: 5, valid: 0x21, se: [0x3fff, 0x4000, 0, 0x7fff, 0x8000, 0xc000, 0x4001, 0x1] }],
+    ['movq mm0, rax\nfstp qword ptr [rbx + 8]\nfstp qword ptr [rbx + 16]'],
+    ['movq mm0, rax\nfld st(3)'],
+    ['movq mm0, rax\nfadd st(0), st(1)'],
+    ['movq mm0, rax\nfnstsw ax\nmov ecx, eax\nemms\nfnstsw ax'],
+    ['fninit\nmovq mm0, mm0\nfnstsw ax'],
+    ['fld1\nfld1\nfld1\nemms\nfld1\nfstp qword ptr [rbx + 8]'],
+    ['fld1\nfxsave [rbx + 0x100]\nmovq mm0, rax\nfxrstor [rbx + 0x100]\nmovq rcx, mm7', { dataMask: fxMask(0x600) }],
+    ['movq mm2, rax\nfnsave [rbx + 0x300]\nmovq rcx, mm2\nfrstor [rbx + 0x300]\nmovq rdx, mm2', { dataMask: fnsaveMask(0x800) }],
+    ['fincstp\nfincstp\nmovq mm1, mm1'],
+    ['ffree st(0)\nfdecstp\nmovd eax, mm0'],
+  ];
+  for (const [k, [asm, extra, fx]] of cases.entries()) {
+    addM('mmx x87 aliasing', asm.replace(/\n/g, '; '), asm, mst(edgeMm(k), { rbx: f64, rax: 0x0123456789abcdefn }, fx ?? (k % 2 ? { top: 3, valid: 0x18 } : {})), extra ?? {});
+  }
+}
+
+// Faults: memory operands at the end of the data area (the x87 state is unchanged), pending x87 exceptions (#MF), #UD.
+{
+  const end = D(DATA_SIZE);
+  const m = edgeMm(5);
+  const fx = { top: 5, valid: 0x0f };
+  const cases = [
+    'paddb mm2, qword ptr [rbx - 8]', 'paddb mm2, qword ptr [rbx - 4]', 'movq mm1, qword ptr [rbx - 4]', 'movd mm1, dword ptr [rbx - 4]', 'movd mm1, dword ptr [rbx - 2]',
+    'movq qword ptr [rbx - 4], mm1', 'movd dword ptr [rbx - 4], mm1', 'movd dword ptr [rbx - 3], mm1', 'movntq qword ptr [rbx - 8], mm1', 'movntq qword ptr [rbx - 7], mm1',
+    'punpcklbw mm1, dword ptr [rbx - 4]', 'punpckldq mm1, dword ptr [rbx - 2]', 'punpckhbw mm1, qword ptr [rbx - 4]', 'pinsrw mm1, word ptr [rbx - 2], 1', 'pinsrw mm1, word ptr [rbx - 1], 1',
+    'pshufw mm1, qword ptr [rbx - 4], 0x1b', 'psllq mm1, qword ptr [rbx - 4]', 'cvtpi2ps xmm1, qword ptr [rbx - 4]', 'cvtps2pi mm1, qword ptr [rbx - 4]', 'cvtpd2pi mm1, xmmword ptr [rbx - 16]',
+    'mov rdi, rbx\nsub rdi, 4\nmaskmovq mm1, mm2', 'mov rdi, rbx\nsub rdi, 8\nmaskmovq mm1, mm2', 'mov rdi, rbx\nmaskmovq mm1, mm0', 'mov rdi, rbx\nsub rdi, 1\nmaskmovq mm1, mm6',
+  ];
+  for (const c of cases) addM('mmx faults', `${c.replace(/\n/g, '; ')} at the end of the area`, c, mst(m, { rbx: end }, fx));
+  const pending = [
+    'paddb mm0, mm1', 'movd eax, mm0', 'movq mm0, qword ptr [rbx]', 'emms', 'pextrw eax, mm1, 1', 'mov rdi, rbx\nmaskmovq mm1, mm0', 'cvtps2pi mm0, xmm1', 'cvtpd2pi mm0, xmmword ptr [rbx + 8]',
+    'movq2dq xmm1, mm2', 'movdq2q mm1, xmm2', 'cvtpi2ps xmm0, mm1', 'cvtpi2ps xmm0, qword ptr [rbx]', 'cvtpi2pd xmm0, qword ptr [rbx]', 'cvtpi2pd xmm0, mm1', 'psrlq mm1, 3',
+    'movq mm1, qword ptr [rbx - 0x10000]', 'fnclex\nmovq mm1, mm2', 'fninit\nemms',
+  ];
+  for (const c of pending) addM('mmx faults', `pending x87 exception: ${c.replace(/\n/g, '; ')}`, c, mst(m, { rbx: D(0x700) }, { ...PENDING, top: 2, valid: 0x0c }));
+  const ud = [
+    '.byte 0x66, 0x0f, 0x77', '.byte 0xf3, 0x0f, 0x77', '.byte 0xf3, 0x0f, 0xfc, 0xc1', '.byte 0xf2, 0x0f, 0x6f, 0xc1', '.byte 0xf3, 0x0f, 0x70, 0xc1, 0',
+    '.byte 0x0f, 0x73, 0xdb, 1', '.byte 0x0f, 0x73, 0xfb, 1', '.byte 0x0f, 0x71, 0xc3, 1', '.byte 0x0f, 0x72, 0xcb, 1', '.byte 0x0f, 0x71, 0x03, 1',
+    '.byte 0xf0, 0x0f, 0xfc, 0x03', '.byte 0x0f, 0xc5, 0x03, 1', '.byte 0x0f, 0xd7, 0x03', '.byte 0x0f, 0xf7, 0x03', '.byte 0xf3, 0x0f, 0xd6, 0x03',
+    '.byte 0xf2, 0x0f, 0xd6, 0x03', '.byte 0x0f, 0xe7, 0xc1', '.byte 0xf3, 0x0f, 0x2d, 0xc1\n.byte 0x0f, 0x0f, 0xc1, 0x9e',
+  ];
+  for (const c of ud) addM('mmx faults', `#UD: ${c.replace(/\n/g, '; ')}`, c, mst(m, { rbx: D(0x700) }, fx));
+}
 
 // ------------------------------------------------------------------ masks and running
 
@@ -618,16 +885,12 @@ function run(): Result[] {
 
 function runAll(): Result[] {
   const all: Array<{ group: string; name: string; bug?: string; code: Uint8Array; init: MachineState; opts: Parameters<typeof diffOutcomes>[2] }> = [];
-  SWEEP.forEach((v) => {
-    all.push({
-      group: 'sweep', name: `${v.forms.join(', ')} #${v.index}`, code: v.code, init: v.init,
-      opts: { flagMask: v.flagMask, faultFlagMask: v.faultFlagMask, gprMask: v.gprMask, dataMask: v.dataMask },
-    });
-  });
+  SWEEP.forEach((v) => all.push({ group: 'sweep', name: `${v.forms.join(', ')} #${v.index}`, code: v.code, init: v.init, opts: vectorDiffOptions(v) }));
+  MMX_SWEEP.forEach((v) => all.push({ group: 'mmx sweep', name: `${v.forms.join(', ')} #${v.index}`, code: v.code, init: v.init, opts: vectorDiffOptions(v) }));
   for (const v of vectors) {
     all.push({
       group: v.group, name: v.name, bug: v.bug, code: v.code!, init: v.init,
-      opts: { flagMask: v.flagMask, faultFlagMask: v.faultFlagMask, gprMask: v.gprMask, dataMask: v.dataMask },
+      opts: { flagMask: v.flagMask, faultFlagMask: v.faultFlagMask, gprMask: v.gprMask, dataMask: v.dataMask, fx: v.mmx, fxAllRegs: v.mmx },
     });
   }
   const nat = runNative(all);
@@ -661,7 +924,10 @@ function report(rs: Result[]): string {
     .join('\n\n') + (rs.length > 12 ? `\n\n… and ${rs.length - 12} more` : '');
 }
 
-const GROUPS = ['sweep', 'alu flags', 'shifts', 'muldiv', 'strings', 'lock', 'high bytes', 'operand size', 'addressing', 'page ends', 'stack', 'misc', 'bits', 'control', '#UD/#GP', 'fixed bugs'];
+const GROUPS = [
+  'sweep', 'alu flags', 'shifts', 'muldiv', 'strings', 'lock', 'high bytes', 'operand size', 'addressing', 'page ends', 'stack', 'misc', 'bits', 'control', '#UD/#GP',
+  'fixed bugs', 'mmx sweep', 'mmx', 'mmx x87 aliasing', 'mmx faults',
+];
 
 describe.skipIf(!nativeAvailable)('integer instructions against the host CPU', () => {
   it('every integer table form has vectors (skipped entries are listed)', () => {
@@ -685,6 +951,27 @@ describe.skipIf(!nativeAvailable)('integer instructions against the host CPU', (
     );
     expect(missing, `integer table forms without a vector:\n${missing.join('\n')}`).toEqual([]);
     expect(TESTED_SPECS.length + skipped.length).toBe(INTEGER_SPECS.length);
+  });
+
+  it('every MMX table form has vectors', () => {
+    const used = new Set<string>();
+    for (const v of MMX_SWEEP) for (const i of identify(v.code)) used.add(i.form);
+    for (const v of vectors) if (v.mmx) for (const i of identify(v.code!)) used.add(i.form);
+    const forms = allForms(MMX_SPECS);
+    const missing = forms.filter((f) => !used.has(f));
+    const hand = vectors.filter((v) => v.mmx).length;
+    console.log(`MMX coverage: ${forms.length - missing.length}/${forms.length} forms of ${MMX_SPECS.length} MMX entries; ${MMX_SWEEP.length} sweep and ${hand} hand-written vectors`);
+    expect(missing, `MMX table forms without a vector:\n${missing.join('\n')}`).toEqual([]);
+  });
+
+  it('MMX vectors really exercise MMX state (the host changes MM registers)', () => {
+    const rs = run().filter((r) => r.group.startsWith('mmx') && r.native.kind === 'ok');
+    let changed = 0;
+    for (const r of rs) {
+      if (r.native.kind !== 'ok' || !r.native.state.fx || !r.init.fx) continue;
+      for (let n = 0; n < 8; n++) if (mmFromFx(r.native.state.fx, n) !== mmFromFx(r.init.fx, n)) changed++;
+    }
+    expect(changed).toBeGreaterThan(rs.length / 2);
   });
 
   for (const g of GROUPS) {

@@ -20,7 +20,7 @@
 // vector-gen must be imported before anything that loads the CPU.
 import {
   allForms, edgeData, edgeState, generateForm, generateVectors, KNOWN_BUGS, knownBug, RANDOM_SPECS, specMods, specSizes, TESTED_SPECS,
-  toleratedDifference, type Vector,
+  toleratedDifference, vectorDiffOptions, type Vector,
 } from './helpers/vector-gen.ts';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,7 +115,7 @@ function describeVector(v: { code: Uint8Array; init: MachineState }, diff: strin
 
 /** Exact comparison of two emulated outcomes (every flag, undefined ones included). */
 function sameOutcome(a: Outcome, b: Outcome): string[] {
-  return diffOutcomes(a, b, {});
+  return diffOutcomes(a, b, { fx: true, fxAllRegs: true });
 }
 
 // ------------------------------------------------------------------ the runtime helpers agree with flags.ts
@@ -198,7 +198,7 @@ function hostVsJit(vs: Vector[]): { failures: string[]; failCount: number; known
   vs.forEach((v, k) => {
     const n = nat[k]!;
     const e = emulate('jit', v.code, v.init);
-    const diff = diffOutcomes(n, e, { flagMask: v.flagMask, faultFlagMask: v.faultFlagMask, gprMask: v.gprMask, dataMask: v.dataMask });
+    const diff = diffOutcomes(n, e, vectorDiffOptions(v));
     if (diff.length === 0 || toleratedDifference(v.code, n, e)) return;
     const bug = knownBug(v.code, n, e, diff);
     if (bug) {

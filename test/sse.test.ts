@@ -21,7 +21,7 @@ import {
   DATA_ADDR, DATA_SIZE, diffOutcomes, disassemble, hexBytes, makeRng, nativeAvailable, randomState, runEmulated, runNative,
   zeroState, type MachineState, type Outcome, type TestCase,
 } from './helpers/native.ts';
-import { SSE_SPECS } from '../src/cpu/ops/sse.ts';
+import { MMX_SPECS, SSE_SPECS } from '../src/cpu/ops/sse.ts';
 import type { OpSpec } from '../src/cpu/table.ts';
 import { Cpu } from '../src/cpu/cpu.ts';
 import { decodeAt } from '../src/cpu/decoder.ts';
@@ -644,6 +644,49 @@ describe('SSE availability (emulated: CR0.TS â†’ #NM, CR0.EM or no CR4.OSFXSR â†
         expect(c.step()).toBe(Exit.Exception);
         expect(`${spec.name}: vector ${c.excVector}`).toBe(`${spec.name}: vector ${want}`);
         expect(c.ripLo).toBe(0x400000);
+      }
+    }
+  });
+
+  it('every MMX table entry: #UD with CR0.EM, #NM with CR0.TS; only those with an XMM operand need CR4.OSFXSR', () => {
+    const mem = new PagedMemory(1 << 20);
+    mem.map(0x400000, 0x1000, PROT_READ | PROT_EXEC);
+    mem.map(0x600000, 0x1000, PROT_READ | PROT_WRITE);
+    const withXmm = /^(cvt|movq2dq|movdq2q)/;
+    for (const spec of MMX_SPECS) {
+      for (const mem_ of spec.mod === 'reg' ? [false] : spec.mod === 'mem' ? [true] : [false, true]) {
+        const bytes: number[] = [];
+        if (spec.prefix) bytes.push(spec.prefix);
+        if (spec.rexW) bytes.push(0x48);
+        bytes.push(0x0f, spec.op);
+        if (spec.modrm) bytes.push(mem_ ? ((spec.ext ?? 1) << 3) | 3 : 0xc0 | ((spec.ext ?? 1) << 3) | 2);
+        if (spec.imm) bytes.push(1);
+        for (const [cr0, cr4, want] of [
+          [0x80050033 | 8, 0x6f8, NM], [0x80050033 | 4, 0x6f8, UD], [0x80050033 | 0xc, 0x6f8, UD],
+          [0x80050033, 0x6f8 & ~0x200, withXmm.test(spec.name) ? UD : -1], [0x80050033, 0x6f8, -1],
+        ] as const) {
+          mem.writeBytes(0x400000, new Uint8Array(bytes));
+          const c = new Cpu(mem);
+          c.flushCode();
+          c.cr0 = cr0;
+          c.cr4 = cr4;
+          c.setRip(0x400000, 0);
+          c.setReg64n(3, 0x600000n);
+          c.setReg64n(7, 0x600100n);
+          c.fpu.top = 3;
+          c.fpu.valid = 0x18;
+          const x = c.step();
+          const what = `${spec.name} [${hexBytes(new Uint8Array(bytes))}] cr0=${cr0.toString(16)} cr4=${cr4.toString(16)}`;
+          if (want < 0) {
+            expect(`${what}: ${x}`).toBe(`${what}: ${Exit.Budget}`);
+            // cvtpi2ps/cvtpi2pd from memory do not switch to MMX mode; emms empties the tags.
+            const noSwitch = mem_ && /^cvtpi2p/.test(spec.name);
+            expect([what, c.fpu.top, c.fpu.valid]).toEqual([what, noSwitch ? 3 : 0, noSwitch ? 0x18 : spec.name === 'emms' ? 0 : 0xff]);
+          } else {
+            expect(`${what}: ${x} vector ${c.excVector}`).toBe(`${what}: ${Exit.Exception} vector ${want}`);
+            expect([c.ripLo, c.fpu.top, c.fpu.valid]).toEqual([0x400000, 3, 0x18]);
+          }
+        }
       }
     }
   });

@@ -8,8 +8,7 @@
  * since a PV guest runs its instructions on our CPU:
  *  - GenuineIntel, family 6 model 0x3c stepping 3 (a Haswell signature, which
  *    Linux handles without model quirks that matter to a PV guest);
- *  - x87, MMX (the architectural x86-64 baseline; the MMX-register forms are
- *    not implemented yet — no x86-64 kernel or libc code path uses them),
+ *  - x87, MMX (the architectural x86-64 baseline, src/cpu/ops/mmx*.ts),
  *    FXSR, SSE, SSE2, CMPXCHG16B, MOVBE, POPCNT, LZCNT, PREFETCHW, LAHF/SAHF,
  *    RDTSCP; nothing newer (no SSE3+, AVX, XSAVE, BMI, FSGSBASE, RDRAND);
  *  - what Xen hides from PV guests stays hidden (VME, PSE, PGE, PSE36, MTRR,

@@ -122,6 +122,38 @@ export function defaultFx(): Uint8Array {
   return fx;
 }
 
+/**
+ * An fxsave image holding MMX registers: `mm[n]` is the significand of the
+ * physical register Rn (MMn), `se[n]` its sign and exponent (default 0xFFFF,
+ * as an MMX write leaves it); TOP, the abridged tag bits (bit n: Rn not
+ * empty), FSW (without TOP) and FCW as given. A pending exception (an
+ * unmasked exception flag) sets ES and B, as fxrstor makes them.
+ */
+export function mmxFx(mm: readonly bigint[], opts: { top?: number; valid?: number; fsw?: number; fcw?: number; se?: readonly number[] } = {}): Uint8Array {
+  const fx = defaultFx();
+  const dv = new DataView(fx.buffer);
+  const top = opts.top ?? 0;
+  const fcw = opts.fcw ?? 0x037f;
+  let fsw = (opts.fsw ?? 0) & ~0xb880;
+  if (fsw & ~fcw & 0x3f) fsw |= 0x8080;
+  dv.setUint16(0, fcw, true);
+  dv.setUint16(2, fsw | (top << 11), true);
+  fx[4] = opts.valid ?? 0xff;
+  for (let i = 0; i < 8; i++) {
+    const p = (top + i) & 7;
+    dv.setBigUint64(32 + 16 * i, (mm[p] ?? 0n) & MASK64, true);
+    dv.setUint16(40 + 16 * i, opts.se?.[p] ?? 0xffff, true);
+  }
+  return fx;
+}
+
+/** MMn (the significand of physical register n) from an fxsave image. */
+export function mmFromFx(fx: Uint8Array, n: number): bigint {
+  const dv = new DataView(fx.buffer, fx.byteOffset, 512);
+  const top = (dv.getUint16(2, true) >> 11) & 7;
+  return dv.getBigUint64(32 + 16 * ((n - top) & 7), true);
+}
+
 /** A state of zeros: RSP in the middle of the data area, MXCSR default; `data` (shared, not copied) or a zeroed area. */
 export function zeroState(data?: Uint8Array): MachineState {
   const gpr = new Array<bigint>(16).fill(0n);
@@ -604,6 +636,8 @@ export interface DiffOptions {
   xmm?: boolean;
   /** Compare the x87 state of the fxsave images: FCW, FSW, abridged FTW, non-empty ST registers (default false). */
   fx?: boolean;
+  /** With `fx`: compare all eight registers, empty ones too (MMX registers live in them whatever the tags say). */
+  fxAllRegs?: boolean;
   /** Bit mask of GPRs not to compare (1 << RAX, …): architecturally undefined results. */
   gprMask?: number;
   /** Data-area byte ranges [start, end) not to compare. */
@@ -632,12 +666,12 @@ export function diffStates(a: MachineState, b: MachineState, opts: DiffOptions =
     }
     if (a.mxcsr !== b.mxcsr) d.push(`mxcsr: expected 0x${a.mxcsr.toString(16)} got 0x${b.mxcsr.toString(16)}`);
   }
-  if (opts.fx && a.fx && b.fx) d.push(...diffFx(a.fx, b.fx));
+  if (opts.fx && a.fx && b.fx) d.push(...diffFx(a.fx, b.fx, opts.fxAllRegs === true));
   d.push(...diffData(a.data, b.data, opts.dataMask));
   return d;
 }
 
-function diffFx(a: Uint8Array, b: Uint8Array): string[] {
+function diffFx(a: Uint8Array, b: Uint8Array, allRegs: boolean): string[] {
   const d: string[] = [];
   const av = new DataView(a.buffer, a.byteOffset, 512), bv = new DataView(b.buffer, b.byteOffset, 512);
   const w = (n: string, off: number): void => {
@@ -649,9 +683,12 @@ function diffFx(a: Uint8Array, b: Uint8Array): string[] {
   if (a[4] !== b[4]) d.push(`ftw (abridged): expected 0x${a[4]!.toString(16)} got 0x${b[4]!.toString(16)}`);
   const top = (av.getUint16(2, true) >> 11) & 7;
   for (let i = 0; i < 8; i++) {
-    if (!(a[4]! & (1 << ((top + i) & 7)))) continue; // empty in the expected state
+    if (!allRegs && !(a[4]! & (1 << ((top + i) & 7)))) continue; // empty in the expected state
     const x = a.subarray(32 + 16 * i, 42 + 16 * i), y = b.subarray(32 + 16 * i, 42 + 16 * i);
-    if (Buffer.compare(x, y) !== 0) d.push(`st${i}: expected ${f80Hex(x)} (${f80ToNumber(x)}) got ${f80Hex(y)} (${f80ToNumber(y)})`);
+    if (Buffer.compare(x, y) !== 0) {
+      const p = (top + i) & 7;
+      d.push(`st${i} (r${p}, mm${p}): expected ${f80Hex(x)} (${f80ToNumber(x)}) got ${f80Hex(y)} (${f80ToNumber(y)})`);
+    }
   }
   return d;
 }

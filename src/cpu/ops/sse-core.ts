@@ -11,7 +11,7 @@
 import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { def, type OpSpec } from '../table.ts';
-import { GP, NM, UD } from '../state.ts';
+import { GP, NM, RBP, RSP, SEG_FS, UD } from '../state.ts';
 
 /** Every table entry registered by the SSE modules (tests iterate it to prove coverage). */
 export const SSE_SPECS: OpSpec[] = [];
@@ -75,11 +75,27 @@ export function write128(c: Cpu, lo: number, hi: number, src: Int32Array, off: n
   c.write64(s | 0, s > 0xffffffff ? (hi + 1) | 0 : hi, src[off + 2]!, src[off + 3]!);
 }
 
-/** Effective address of a 16-byte operand that must be aligned (#GP(0) otherwise). High half in c.eaHi. */
+/**
+ * Effective address of a 16-byte operand that must be aligned (#GP(0)
+ * otherwise). High half in c.eaHi. Misalignment is checked before the
+ * canonical form: a misaligned non-canonical address based on RSP or RBP
+ * raises #GP(0), not #SS(0), as on the host.
+ */
 export function eaAligned(c: Cpu, i: Insn): number {
+  if ((i.base === RSP || i.base === RBP) && misaligned16(c, i)) throw c.fault(GP, 0);
   const a = c.ea(i);
   if ((a & 15) !== 0) throw c.fault(GP, 0);
   return a;
+}
+
+/** Whether the linear address of the memory operand is not 16-byte aligned (only the low bits are computed). */
+function misaligned16(c: Cpu, i: Insn): boolean {
+  const r = c.r;
+  let lo = i.dispLo;
+  if (i.base >= 0) lo += r[2 * i.base]!;
+  if (i.index >= 0) lo += r[2 * i.index]! << i.scale;
+  if (i.seg >= SEG_FS) lo += c.segBase[2 * i.seg]!;
+  return (lo & 15) !== 0;
 }
 
 /** The 128-bit source operand (xmm/m128) into SRC; `align`: the 16-byte rule applies. */
@@ -93,8 +109,7 @@ export function loadS128(c: Cpu, i: Insn, align: boolean): void {
     S[3] = x[o + 3]!;
     return;
   }
-  const a = c.ea(i);
-  if (align && (a & 15) !== 0) throw c.fault(GP, 0);
+  const a = align ? eaAligned(c, i) : c.ea(i);
   read128(c, a, c.eaHi, S);
 }
 

@@ -1,84 +1,110 @@
 /**
- * SSE2 128-bit integer instructions (66-prefixed 0F opcodes): add/sub with
- * wrap and saturation, multiplies, pmaddwd, psadbw, averages, min/max,
- * compares, logic, shifts (by xmm/m128 and by imm8, byte shifts), packs,
- * unpacks, shuffles, pinsrw/pextrw, pmovmskb, maskmovdqu. The MMX (no
- * prefix) forms are not implemented (#UD).
+ * Packed integer instructions on XMM registers (SSE2, 66-prefixed 0F
+ * opcodes) and on MMX registers (the same opcodes without a prefix): add/sub
+ * with wrap and saturation, multiplies, pmaddwd, psadbw, averages, min/max,
+ * compares, logic, shifts (by register/memory and by imm8; byte shifts are
+ * XMM only), packs, unpacks, shuffles, pinsrw/pextrw, pmovmskb, maskmovdqu.
+ * The element operations are written once for n = 16 (XMM) or 8 (MMX)
+ * bytes; the MMX-only moves, pshufw, pinsrw/pextrw/pmovmskb on mm,
+ * maskmovq and the conversions are in mmx.ts.
  *
- * Operands: SRC holds the source (xmm/m128, 16-byte aligned in memory),
- * DST a copy of the destination register; the result goes back to the
- * register after every memory access has succeeded.
+ * Operands: SRC holds the source (xmm/m128, 16-byte aligned in memory; or
+ * mm/m64, unaligned), DST a copy of the destination register; the result
+ * goes back to the register after every memory access has succeeded.
  */
 import type { Cpu } from '../cpu.ts';
 import type { Handler, Insn } from '../insn.ts';
 import { MAP_0F } from '../table.ts';
 import { RDI } from '../state.ts';
 import { DST, loadD, loadS128, RES, sdef, sseCheck, SRC, storeX } from './sse-core.ts';
+import { loadM32, loadM64, mdef, mmxCheck, mmxSet } from './mmx-core.ts';
 
 const S = SRC, D = DST, R = RES;
 const S32 = S.i32, D32 = D.i32, R32 = R.i32;
 
+/** An element operation on the first n bytes of DST and SRC (n = 16: XMM, 8: MMX). */
+type Elem = (n: number) => void;
+
 /** A binary op computing DST op= SRC in place. */
-const bin = (fn: () => void): Handler => (c, i) => {
+const bin = (fn: Elem): Handler => (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
   loadD(c, i.reg);
-  fn();
+  fn(16);
   storeX(c, i.reg, D32);
 };
 /** A binary op writing its result to RES. */
-const binR = (fn: () => void): Handler => (c, i) => {
+const binR = (fn: Elem): Handler => (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
   loadD(c, i.reg);
-  fn();
+  fn(16);
   storeX(c, i.reg, R32);
+};
+/** The MMX form: mm ← mm op mm/m64 (m32 for the punpckl* forms), result in DST or RES. */
+const mbin = (fn: Elem, out: Int32Array, low32: boolean): Handler => (c, i) => {
+  const f = mmxCheck(c);
+  if (low32) loadM32(c, i);
+  else loadM64(c, i);
+  const d = i.reg & 7;
+  D32[0] = f.lo[d]!;
+  D32[1] = f.hi[d]!;
+  fn(8);
+  mmxSet(f, d, out[0]!, out[1]!);
 };
 
 function reg66(name: string, op: number, exec: Handler, imm?: 'ub'): void {
   sdef({ name, map: MAP_0F, op, prefix: 0x66, modrm: true, size: 'n', exec, ...(imm ? { imm } : {}) });
 }
+function regMmx(name: string, op: number, exec: Handler): void {
+  mdef({ name, map: MAP_0F, op, prefix: 0, modrm: true, size: 'n', exec });
+}
+/** Both forms of an element operation: 66 0F op (xmm, xmm/m128) and 0F op (mm, mm/m64). */
+function both(name: string, op: number, fn: Elem, toRes = false, mmxLow32 = false): void {
+  reg66(name, op, toRes ? binR(fn) : bin(fn));
+  regMmx(name, op, mbin(fn, toRes ? R32 : D32, mmxLow32));
+}
 
 // ---------------------------------------------------------------- add / sub
 
-reg66('paddb', 0xfc, bin(() => { for (let k = 0; k < 16; k++) D.u8[k] = D.u8[k]! + S.u8[k]!; }));
-reg66('paddw', 0xfd, bin(() => { for (let k = 0; k < 8; k++) D.u16[k] = D.u16[k]! + S.u16[k]!; }));
-reg66('paddd', 0xfe, bin(() => { for (let k = 0; k < 4; k++) D32[k] = (D32[k]! + S32[k]!) | 0; }));
-reg66('paddq', 0xd4, bin(() => {
-  for (let k = 0; k < 4; k += 2) {
+both('paddb', 0xfc, (n) => { for (let k = 0; k < n; k++) D.u8[k] = D.u8[k]! + S.u8[k]!; });
+both('paddw', 0xfd, (n) => { for (let k = 0; k < n >> 1; k++) D.u16[k] = D.u16[k]! + S.u16[k]!; });
+both('paddd', 0xfe, (n) => { for (let k = 0; k < n >> 2; k++) D32[k] = (D32[k]! + S32[k]!) | 0; });
+both('paddq', 0xd4, (n) => {
+  for (let k = 0; k < n >> 2; k += 2) {
     const s = (D32[k]! >>> 0) + (S32[k]! >>> 0);
     D32[k] = s | 0;
     D32[k + 1] = (D32[k + 1]! + S32[k + 1]! + (s > 0xffffffff ? 1 : 0)) | 0;
   }
-}));
-reg66('psubb', 0xf8, bin(() => { for (let k = 0; k < 16; k++) D.u8[k] = D.u8[k]! - S.u8[k]!; }));
-reg66('psubw', 0xf9, bin(() => { for (let k = 0; k < 8; k++) D.u16[k] = D.u16[k]! - S.u16[k]!; }));
-reg66('psubd', 0xfa, bin(() => { for (let k = 0; k < 4; k++) D32[k] = (D32[k]! - S32[k]!) | 0; }));
-reg66('psubq', 0xfb, bin(() => {
-  for (let k = 0; k < 4; k += 2) {
+});
+both('psubb', 0xf8, (n) => { for (let k = 0; k < n; k++) D.u8[k] = D.u8[k]! - S.u8[k]!; });
+both('psubw', 0xf9, (n) => { for (let k = 0; k < n >> 1; k++) D.u16[k] = D.u16[k]! - S.u16[k]!; });
+both('psubd', 0xfa, (n) => { for (let k = 0; k < n >> 2; k++) D32[k] = (D32[k]! - S32[k]!) | 0; });
+both('psubq', 0xfb, (n) => {
+  for (let k = 0; k < n >> 2; k += 2) {
     const a = D32[k]! >>> 0, b = S32[k]! >>> 0;
     D32[k] = (a - b) | 0;
     D32[k + 1] = (D32[k + 1]! - S32[k + 1]! - (a < b ? 1 : 0)) | 0;
   }
-}));
+});
 
 const sat = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
-reg66('paddsb', 0xec, bin(() => { for (let k = 0; k < 16; k++) D.i8[k] = sat(D.i8[k]! + S.i8[k]!, -128, 127); }));
-reg66('paddsw', 0xed, bin(() => { for (let k = 0; k < 8; k++) D.i16[k] = sat(D.i16[k]! + S.i16[k]!, -32768, 32767); }));
-reg66('paddusb', 0xdc, bin(() => { for (let k = 0; k < 16; k++) D.u8[k] = sat(D.u8[k]! + S.u8[k]!, 0, 255); }));
-reg66('paddusw', 0xdd, bin(() => { for (let k = 0; k < 8; k++) D.u16[k] = sat(D.u16[k]! + S.u16[k]!, 0, 65535); }));
-reg66('psubsb', 0xe8, bin(() => { for (let k = 0; k < 16; k++) D.i8[k] = sat(D.i8[k]! - S.i8[k]!, -128, 127); }));
-reg66('psubsw', 0xe9, bin(() => { for (let k = 0; k < 8; k++) D.i16[k] = sat(D.i16[k]! - S.i16[k]!, -32768, 32767); }));
-reg66('psubusb', 0xd8, bin(() => { for (let k = 0; k < 16; k++) D.u8[k] = sat(D.u8[k]! - S.u8[k]!, 0, 255); }));
-reg66('psubusw', 0xd9, bin(() => { for (let k = 0; k < 8; k++) D.u16[k] = sat(D.u16[k]! - S.u16[k]!, 0, 65535); }));
+both('paddsb', 0xec, (n) => { for (let k = 0; k < n; k++) D.i8[k] = sat(D.i8[k]! + S.i8[k]!, -128, 127); });
+both('paddsw', 0xed, (n) => { for (let k = 0; k < n >> 1; k++) D.i16[k] = sat(D.i16[k]! + S.i16[k]!, -32768, 32767); });
+both('paddusb', 0xdc, (n) => { for (let k = 0; k < n; k++) D.u8[k] = sat(D.u8[k]! + S.u8[k]!, 0, 255); });
+both('paddusw', 0xdd, (n) => { for (let k = 0; k < n >> 1; k++) D.u16[k] = sat(D.u16[k]! + S.u16[k]!, 0, 65535); });
+both('psubsb', 0xe8, (n) => { for (let k = 0; k < n; k++) D.i8[k] = sat(D.i8[k]! - S.i8[k]!, -128, 127); });
+both('psubsw', 0xe9, (n) => { for (let k = 0; k < n >> 1; k++) D.i16[k] = sat(D.i16[k]! - S.i16[k]!, -32768, 32767); });
+both('psubusb', 0xd8, (n) => { for (let k = 0; k < n; k++) D.u8[k] = sat(D.u8[k]! - S.u8[k]!, 0, 255); });
+both('psubusw', 0xd9, (n) => { for (let k = 0; k < n >> 1; k++) D.u16[k] = sat(D.u16[k]! - S.u16[k]!, 0, 65535); });
 
 // ---------------------------------------------------------------- multiplies
 
-reg66('pmullw', 0xd5, bin(() => { for (let k = 0; k < 8; k++) D.i16[k] = Math.imul(D.i16[k]!, S.i16[k]!); }));
-reg66('pmulhw', 0xe5, bin(() => { for (let k = 0; k < 8; k++) D.i16[k] = (D.i16[k]! * S.i16[k]!) >> 16; }));
-reg66('pmulhuw', 0xe4, bin(() => { for (let k = 0; k < 8; k++) D.u16[k] = (D.u16[k]! * S.u16[k]!) >>> 16; }));
-reg66('pmuludq', 0xf4, bin(() => {
-  for (let k = 0; k < 4; k += 2) {
+both('pmullw', 0xd5, (n) => { for (let k = 0; k < n >> 1; k++) D.i16[k] = Math.imul(D.i16[k]!, S.i16[k]!); });
+both('pmulhw', 0xe5, (n) => { for (let k = 0; k < n >> 1; k++) D.i16[k] = (D.i16[k]! * S.i16[k]!) >> 16; });
+both('pmulhuw', 0xe4, (n) => { for (let k = 0; k < n >> 1; k++) D.u16[k] = (D.u16[k]! * S.u16[k]!) >>> 16; });
+both('pmuludq', 0xf4, (n) => {
+  for (let k = 0; k < n >> 2; k += 2) {
     const a = D32[k]! >>> 0, b = S32[k]! >>> 0;
     const aL = a & 0xffff, aH = a >>> 16, bL = b & 0xffff, bH = b >>> 16;
     const mid = aL * bH + aH * bL;
@@ -86,30 +112,30 @@ reg66('pmuludq', 0xf4, bin(() => {
     D32[k] = low >>> 0;
     D32[k + 1] = (aH * bH + Math.floor(mid / 65536) + Math.floor(low / 4294967296)) | 0;
   }
-}));
-reg66('pmaddwd', 0xf5, bin(() => {
-  for (let k = 0; k < 4; k++) {
+});
+both('pmaddwd', 0xf5, (n) => {
+  for (let k = 0; k < n >> 2; k++) {
     const v = D.i16[2 * k]! * S.i16[2 * k]! + D.i16[2 * k + 1]! * S.i16[2 * k + 1]!;
     D32[k] = v | 0;
   }
-}));
-reg66('psadbw', 0xf6, bin(() => {
-  for (let q = 0; q < 2; q++) {
+});
+both('psadbw', 0xf6, (n) => {
+  for (let q = 0; q < n >> 3; q++) {
     let s = 0;
     for (let k = 8 * q; k < 8 * q + 8; k++) s += Math.abs(D.u8[k]! - S.u8[k]!);
     D32[2 * q] = s;
     D32[2 * q + 1] = 0;
   }
-}));
+});
 
 // ---------------------------------------------------------------- average, min, max
 
-reg66('pavgb', 0xe0, bin(() => { for (let k = 0; k < 16; k++) D.u8[k] = (D.u8[k]! + S.u8[k]! + 1) >> 1; }));
-reg66('pavgw', 0xe3, bin(() => { for (let k = 0; k < 8; k++) D.u16[k] = (D.u16[k]! + S.u16[k]! + 1) >> 1; }));
-reg66('pminub', 0xda, bin(() => { for (let k = 0; k < 16; k++) if (S.u8[k]! < D.u8[k]!) D.u8[k] = S.u8[k]!; }));
-reg66('pmaxub', 0xde, bin(() => { for (let k = 0; k < 16; k++) if (S.u8[k]! > D.u8[k]!) D.u8[k] = S.u8[k]!; }));
-reg66('pminsw', 0xea, bin(() => { for (let k = 0; k < 8; k++) if (S.i16[k]! < D.i16[k]!) D.i16[k] = S.i16[k]!; }));
-reg66('pmaxsw', 0xee, bin(() => { for (let k = 0; k < 8; k++) if (S.i16[k]! > D.i16[k]!) D.i16[k] = S.i16[k]!; }));
+both('pavgb', 0xe0, (n) => { for (let k = 0; k < n; k++) D.u8[k] = (D.u8[k]! + S.u8[k]! + 1) >> 1; });
+both('pavgw', 0xe3, (n) => { for (let k = 0; k < n >> 1; k++) D.u16[k] = (D.u16[k]! + S.u16[k]! + 1) >> 1; });
+both('pminub', 0xda, (n) => { for (let k = 0; k < n; k++) if (S.u8[k]! < D.u8[k]!) D.u8[k] = S.u8[k]!; });
+both('pmaxub', 0xde, (n) => { for (let k = 0; k < n; k++) if (S.u8[k]! > D.u8[k]!) D.u8[k] = S.u8[k]!; });
+both('pminsw', 0xea, (n) => { for (let k = 0; k < n >> 1; k++) if (S.i16[k]! < D.i16[k]!) D.i16[k] = S.i16[k]!; });
+both('pmaxsw', 0xee, (n) => { for (let k = 0; k < n >> 1; k++) if (S.i16[k]! > D.i16[k]!) D.i16[k] = S.i16[k]!; });
 
 // ---------------------------------------------------------------- compares
 
@@ -118,6 +144,7 @@ function zeroBytes(x: number): number {
   const t = ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
   return ((t >>> 7) * 0xff) | 0;
 }
+// The XMM pcmpeqb works in place (it is hot in string functions).
 reg66('pcmpeqb', 0x74, (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
@@ -127,14 +154,16 @@ reg66('pcmpeqb', 0x74, (c, i) => {
   x[d + 2] = zeroBytes(x[d + 2]! ^ S32[2]!);
   x[d + 3] = zeroBytes(x[d + 3]! ^ S32[3]!);
 });
-reg66('pcmpeqw', 0x75, bin(() => { for (let k = 0; k < 8; k++) D.i16[k] = D.i16[k] === S.i16[k] ? -1 : 0; }));
-reg66('pcmpeqd', 0x76, bin(() => { for (let k = 0; k < 4; k++) D32[k] = D32[k] === S32[k] ? -1 : 0; }));
-reg66('pcmpgtb', 0x64, bin(() => { for (let k = 0; k < 16; k++) D.i8[k] = D.i8[k]! > S.i8[k]! ? -1 : 0; }));
-reg66('pcmpgtw', 0x65, bin(() => { for (let k = 0; k < 8; k++) D.i16[k] = D.i16[k]! > S.i16[k]! ? -1 : 0; }));
-reg66('pcmpgtd', 0x66, bin(() => { for (let k = 0; k < 4; k++) D32[k] = D32[k]! > S32[k]! ? -1 : 0; }));
+regMmx('pcmpeqb', 0x74, mbin((n) => { for (let k = 0; k < n >> 2; k++) D32[k] = zeroBytes(D32[k]! ^ S32[k]!); }, D32, false));
+both('pcmpeqw', 0x75, (n) => { for (let k = 0; k < n >> 1; k++) D.i16[k] = D.i16[k] === S.i16[k] ? -1 : 0; });
+both('pcmpeqd', 0x76, (n) => { for (let k = 0; k < n >> 2; k++) D32[k] = D32[k] === S32[k] ? -1 : 0; });
+both('pcmpgtb', 0x64, (n) => { for (let k = 0; k < n; k++) D.i8[k] = D.i8[k]! > S.i8[k]! ? -1 : 0; });
+both('pcmpgtw', 0x65, (n) => { for (let k = 0; k < n >> 1; k++) D.i16[k] = D.i16[k]! > S.i16[k]! ? -1 : 0; });
+both('pcmpgtd', 0x66, (n) => { for (let k = 0; k < n >> 2; k++) D32[k] = D32[k]! > S32[k]! ? -1 : 0; });
 
 // ---------------------------------------------------------------- logic
 
+// The XMM forms work in place on the register.
 const plogic = (kind: number): Handler => (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
@@ -150,33 +179,40 @@ reg66('pand', 0xdb, plogic(0));
 reg66('pandn', 0xdf, plogic(1));
 reg66('por', 0xeb, plogic(2));
 reg66('pxor', 0xef, plogic(3));
+regMmx('pand', 0xdb, mbin(() => { D32[0] &= S32[0]!; D32[1] &= S32[1]!; }, D32, false));
+regMmx('pandn', 0xdf, mbin(() => { D32[0] = ~D32[0]! & S32[0]!; D32[1] = ~D32[1]! & S32[1]!; }, D32, false));
+regMmx('por', 0xeb, mbin(() => { D32[0] |= S32[0]!; D32[1] |= S32[1]!; }, D32, false));
+regMmx('pxor', 0xef, mbin(() => { D32[0] ^= S32[0]!; D32[1] ^= S32[1]!; }, D32, false));
 
 // ---------------------------------------------------------------- shifts
 
-/** Shift DST's elements by `n` (any non-negative count; counts past the width saturate). */
-function shiftW(kind: number, n: number): void {
+/** Shift DST's first `bytes` bytes of elements by `n` (any non-negative count; counts past the width saturate). */
+type Shift = (kind: number, n: number, bytes: number) => void;
+const shiftW: Shift = (kind, n, bytes) => {
+  const e = bytes >> 1;
   if (kind === 2) {
     if (n > 15) n = 15;
-    for (let k = 0; k < 8; k++) D.i16[k] = D.i16[k]! >> n;
+    for (let k = 0; k < e; k++) D.i16[k] = D.i16[k]! >> n;
   } else if (n > 15) D32.fill(0);
-  else if (kind === 0) for (let k = 0; k < 8; k++) D.u16[k] = D.u16[k]! << n;
-  else for (let k = 0; k < 8; k++) D.u16[k] = D.u16[k]! >>> n;
-}
-function shiftD(kind: number, n: number): void {
+  else if (kind === 0) for (let k = 0; k < e; k++) D.u16[k] = D.u16[k]! << n;
+  else for (let k = 0; k < e; k++) D.u16[k] = D.u16[k]! >>> n;
+};
+const shiftD: Shift = (kind, n, bytes) => {
+  const e = bytes >> 2;
   if (kind === 2) {
     if (n > 31) n = 31;
-    for (let k = 0; k < 4; k++) D32[k] = D32[k]! >> n;
+    for (let k = 0; k < e; k++) D32[k] = D32[k]! >> n;
   } else if (n > 31) D32.fill(0);
-  else if (kind === 0) for (let k = 0; k < 4; k++) D32[k] = D32[k]! << n;
-  else for (let k = 0; k < 4; k++) D32[k] = D32[k]! >>> n;
-}
-function shiftQ(kind: number, n: number): void {
+  else if (kind === 0) for (let k = 0; k < e; k++) D32[k] = D32[k]! << n;
+  else for (let k = 0; k < e; k++) D32[k] = D32[k]! >>> n;
+};
+const shiftQ: Shift = (kind, n, bytes) => {
   if (n > 63) {
     D32.fill(0);
     return;
   }
   if (n === 0) return;
-  for (let k = 0; k < 4; k += 2) {
+  for (let k = 0; k < bytes >> 2; k += 2) {
     const lo = D32[k]!, hi = D32[k + 1]!;
     if (kind === 0) {
       if (n >= 32) {
@@ -194,46 +230,64 @@ function shiftQ(kind: number, n: number): void {
       D32[k + 1] = hi >>> n;
     }
   }
-}
+};
 /** Shift count from SRC's low 64 bits, clamped (anything ≥ 2^32 acts like a huge count). */
 function countS(): number {
   return S32[1] !== 0 ? 0x7fffffff : S32[0]! >>> 0 > 0x7fffffff ? 0x7fffffff : S32[0]!;
 }
-const shiftX = (fn: (kind: number, n: number) => void, kind: number): Handler => (c, i) => {
+const shiftX = (fn: Shift, kind: number): Handler => (c, i) => {
   sseCheck(c);
   loadS128(c, i, true);
   loadD(c, i.reg);
-  fn(kind, countS());
+  fn(kind, countS(), 16);
   storeX(c, i.reg, D32);
 };
 /** Immediate forms (66 0F 71/72/73 /ext ib): the register is ModRM.rm. */
-const shiftI = (fn: (kind: number, n: number) => void, kind: number): Handler => (c, i) => {
+const shiftI = (fn: Shift, kind: number): Handler => (c, i) => {
   sseCheck(c);
   loadD(c, i.rm);
-  fn(kind, i.immLo);
+  fn(kind, i.immLo, 16);
   storeX(c, i.rm, D32);
 };
+/** MMX: mm ← mm shifted by mm/m64. */
+const mshiftX = (fn: Shift, kind: number): Handler => (c, i) => {
+  const f = mmxCheck(c);
+  loadM64(c, i);
+  const d = i.reg & 7;
+  D32[0] = f.lo[d]!;
+  D32[1] = f.hi[d]!;
+  fn(kind, countS(), 8);
+  mmxSet(f, d, D32[0]!, D32[1]!);
+};
+/** MMX immediate forms (0F 71/72/73 /ext ib): the register is ModRM.rm. */
+const mshiftI = (fn: Shift, kind: number): Handler => (c, i) => {
+  const f = mmxCheck(c);
+  const d = i.rm & 7;
+  D32[0] = f.lo[d]!;
+  D32[1] = f.hi[d]!;
+  fn(kind, i.immLo, 8);
+  mmxSet(f, d, D32[0]!, D32[1]!);
+};
 // kinds: 0 left, 1 logical right, 2 arithmetic right
-reg66('psrlw', 0xd1, shiftX(shiftW, 1));
-reg66('psrld', 0xd2, shiftX(shiftD, 1));
-reg66('psrlq', 0xd3, shiftX(shiftQ, 1));
-reg66('psraw', 0xe1, shiftX(shiftW, 2));
-reg66('psrad', 0xe2, shiftX(shiftD, 2));
-reg66('psllw', 0xf1, shiftX(shiftW, 0));
-reg66('pslld', 0xf2, shiftX(shiftD, 0));
-reg66('psllq', 0xf3, shiftX(shiftQ, 0));
+for (const [name, op, fn, kind] of [
+  ['psrlw', 0xd1, shiftW, 1], ['psrld', 0xd2, shiftD, 1], ['psrlq', 0xd3, shiftQ, 1], ['psraw', 0xe1, shiftW, 2],
+  ['psrad', 0xe2, shiftD, 2], ['psllw', 0xf1, shiftW, 0], ['pslld', 0xf2, shiftD, 0], ['psllq', 0xf3, shiftQ, 0],
+] as const) {
+  reg66(name, op, shiftX(fn, kind));
+  regMmx(name, op, mshiftX(fn, kind));
+}
 
 function grp(name: string, op: number, ext: number, exec: Handler): void {
   sdef({ name, map: MAP_0F, op, ext, mod: 'reg', prefix: 0x66, modrm: true, size: 'n', imm: 'ub', exec });
 }
-grp('psrlw', 0x71, 2, shiftI(shiftW, 1));
-grp('psraw', 0x71, 4, shiftI(shiftW, 2));
-grp('psllw', 0x71, 6, shiftI(shiftW, 0));
-grp('psrld', 0x72, 2, shiftI(shiftD, 1));
-grp('psrad', 0x72, 4, shiftI(shiftD, 2));
-grp('pslld', 0x72, 6, shiftI(shiftD, 0));
-grp('psrlq', 0x73, 2, shiftI(shiftQ, 1));
-grp('psllq', 0x73, 6, shiftI(shiftQ, 0));
+for (const [name, op, ext, fn, kind] of [
+  ['psrlw', 0x71, 2, shiftW, 1], ['psraw', 0x71, 4, shiftW, 2], ['psllw', 0x71, 6, shiftW, 0],
+  ['psrld', 0x72, 2, shiftD, 1], ['psrad', 0x72, 4, shiftD, 2], ['pslld', 0x72, 6, shiftD, 0],
+  ['psrlq', 0x73, 2, shiftQ, 1], ['psllq', 0x73, 6, shiftQ, 0],
+] as const) {
+  grp(name, op, ext, shiftI(fn, kind));
+  mdef({ name, map: MAP_0F, op, ext, mod: 'reg', prefix: 0, modrm: true, size: 'n', imm: 'ub', exec: mshiftI(fn, kind) });
+}
 grp('psrldq', 0x73, 3, (c, i) => {
   sseCheck(c);
   loadD(c, i.rm);
@@ -251,34 +305,37 @@ grp('pslldq', 0x73, 7, (c, i) => {
 
 // ---------------------------------------------------------------- packs
 
-reg66('packsswb', 0x63, binR(() => {
-  for (let k = 0; k < 8; k++) {
+both('packsswb', 0x63, (n) => {
+  const h = n >> 1;
+  for (let k = 0; k < h; k++) {
     R.i8[k] = sat(D.i16[k]!, -128, 127);
-    R.i8[k + 8] = sat(S.i16[k]!, -128, 127);
+    R.i8[k + h] = sat(S.i16[k]!, -128, 127);
   }
-}));
-reg66('packuswb', 0x67, binR(() => {
-  for (let k = 0; k < 8; k++) {
+}, true);
+both('packuswb', 0x67, (n) => {
+  const h = n >> 1;
+  for (let k = 0; k < h; k++) {
     R.u8[k] = sat(D.i16[k]!, 0, 255);
-    R.u8[k + 8] = sat(S.i16[k]!, 0, 255);
+    R.u8[k + h] = sat(S.i16[k]!, 0, 255);
   }
-}));
-reg66('packssdw', 0x6b, binR(() => {
-  for (let k = 0; k < 4; k++) {
+}, true);
+both('packssdw', 0x6b, (n) => {
+  const h = n >> 2;
+  for (let k = 0; k < h; k++) {
     R.i16[k] = sat(D32[k]!, -32768, 32767);
-    R.i16[k + 4] = sat(S32[k]!, -32768, 32767);
+    R.i16[k + h] = sat(S32[k]!, -32768, 32767);
   }
-}));
+}, true);
 
-// ---------------------------------------------------------------- unpacks
+// ---------------------------------------------------------------- unpacks (the MMX punpckl* forms read only m32)
 
-reg66('punpcklbw', 0x60, binR(() => { for (let k = 0; k < 8; k++) { R.u8[2 * k] = D.u8[k]!; R.u8[2 * k + 1] = S.u8[k]!; } }));
-reg66('punpcklwd', 0x61, binR(() => { for (let k = 0; k < 4; k++) { R.u16[2 * k] = D.u16[k]!; R.u16[2 * k + 1] = S.u16[k]!; } }));
-reg66('punpckldq', 0x62, binR(() => { R32[0] = D32[0]!; R32[1] = S32[0]!; R32[2] = D32[1]!; R32[3] = S32[1]!; }));
+both('punpcklbw', 0x60, (n) => { for (let k = 0; k < n >> 1; k++) { R.u8[2 * k] = D.u8[k]!; R.u8[2 * k + 1] = S.u8[k]!; } }, true, true);
+both('punpcklwd', 0x61, (n) => { for (let k = 0; k < n >> 2; k++) { R.u16[2 * k] = D.u16[k]!; R.u16[2 * k + 1] = S.u16[k]!; } }, true, true);
+both('punpckldq', 0x62, (n) => { for (let k = 0; k < n >> 3; k++) { R32[2 * k] = D32[k]!; R32[2 * k + 1] = S32[k]!; } }, true, true);
 reg66('punpcklqdq', 0x6c, binR(() => { R32[0] = D32[0]!; R32[1] = D32[1]!; R32[2] = S32[0]!; R32[3] = S32[1]!; }));
-reg66('punpckhbw', 0x68, binR(() => { for (let k = 0; k < 8; k++) { R.u8[2 * k] = D.u8[k + 8]!; R.u8[2 * k + 1] = S.u8[k + 8]!; } }));
-reg66('punpckhwd', 0x69, binR(() => { for (let k = 0; k < 4; k++) { R.u16[2 * k] = D.u16[k + 4]!; R.u16[2 * k + 1] = S.u16[k + 4]!; } }));
-reg66('punpckhdq', 0x6a, binR(() => { R32[0] = D32[2]!; R32[1] = S32[2]!; R32[2] = D32[3]!; R32[3] = S32[3]!; }));
+both('punpckhbw', 0x68, (n) => { const h = n >> 1; for (let k = 0; k < h; k++) { R.u8[2 * k] = D.u8[k + h]!; R.u8[2 * k + 1] = S.u8[k + h]!; } }, true);
+both('punpckhwd', 0x69, (n) => { const h = n >> 2; for (let k = 0; k < h; k++) { R.u16[2 * k] = D.u16[k + h]!; R.u16[2 * k + 1] = S.u16[k + h]!; } }, true);
+both('punpckhdq', 0x6a, (n) => { const h = n >> 3; for (let k = 0; k < h; k++) { R32[2 * k] = D32[k + h]!; R32[2 * k + 1] = S32[k + h]!; } }, true);
 reg66('punpckhqdq', 0x6d, binR(() => { R32[0] = D32[2]!; R32[1] = D32[3]!; R32[2] = S32[2]!; R32[3] = S32[3]!; }));
 
 // ---------------------------------------------------------------- shuffles

@@ -180,13 +180,13 @@ def({
     const r = c.r;
     const level = i.imm2 & 31;
     const frame = i.immLo;
-    const saveSp = [r[2 * RSP]!, r[2 * RSP + 1]!];
-    const saveBp = [r[2 * RBP]!, r[2 * RBP + 1]!];
+    const spL = r[2 * RSP]!, spH = r[2 * RSP + 1]!;
+    const bpL0 = r[2 * RBP]!, bpH0 = r[2 * RBP + 1]!;
     try {
-      push(c, size, r[2 * RBP]!, r[2 * RBP + 1]!);
+      push(c, size, bpL0, bpH0);
       const tL = r[2 * RSP]!, tH = r[2 * RSP + 1]!;
       if (level > 0) {
-        let bpL = r[2 * RBP]!, bpH = r[2 * RBP + 1]!;
+        let bpL = bpL0, bpH = bpH0;
         for (let k = 1; k < level; k++) {
           const d = (bpL >>> 0) - size;
           bpH = d < 0 ? (bpH - 1) | 0 : bpH;
@@ -197,18 +197,26 @@ def({
         }
         push(c, size, tL, tH);
       }
+      const d = (r[2 * RSP]! >>> 0) - frame;
+      const nH = d < 0 ? (r[2 * RSP + 1]! - 1) | 0 : r[2 * RSP + 1]!;
+      const nL = d | 0;
+      if (frame !== 0) {
+        // The new stack top must be writable: the host probes one byte there after the
+        // pushes (which stay written) and faults #PF(W) at RSP - frame, RSP and RBP unchanged.
+        c.checkCanonical(nH, true);
+        c.xlateWrite(nL, nH);
+      }
       if (size === 8) {
         r[2 * RBP] = tL;
         r[2 * RBP + 1] = tH;
       } else c.setReg16(RBP, tL);
-      const d = (r[2 * RSP]! >>> 0) - frame;
-      r[2 * RSP + 1] = d < 0 ? (r[2 * RSP + 1]! - 1) | 0 : r[2 * RSP + 1]!;
-      r[2 * RSP] = d | 0;
+      r[2 * RSP] = nL;
+      r[2 * RSP + 1] = nH;
     } catch (e) {
-      r[2 * RSP] = saveSp[0]!;
-      r[2 * RSP + 1] = saveSp[1]!;
-      r[2 * RBP] = saveBp[0]!;
-      r[2 * RBP + 1] = saveBp[1]!;
+      r[2 * RSP] = spL;
+      r[2 * RSP + 1] = spH;
+      r[2 * RBP] = bpL0;
+      r[2 * RBP + 1] = bpH0;
       throw e;
     }
   },
