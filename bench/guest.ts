@@ -225,6 +225,7 @@ function startXenjs(cfgPath: string, log: string[]): () => Promise<Guest> {
       await xen.close();
       throw e;
     }
+    step(`xenjs: kernel loaded and domain ${d.id} built in ${(now() - t0).toFixed(1)} s; running`);
     const decoder = new TextDecoder();
     d.console.onData((b) => console.data(decoder.decode(b, { stream: true })));
     // Anything already printed (nothing: the domain runs from the next turn on).
@@ -385,7 +386,7 @@ export async function guestBench(rows: readonly GuestRow[], say: (s: string) => 
     'dd-md5sum': WORKLOADS['dd-md5sum'].what,
   };
   for (const row of rows) say(`  ${row.padEnd(9)} ${whats[row]}`);
-  say('  guest clock: /proc/uptime difference printed by the guest around the workload; guest insns: retired by xenjs');
+  if (rows.some((r) => r !== 'boot')) say('  guest clock: /proc/uptime difference printed by the guest around the workload; guest insns: retired by xenjs');
   say(`  consoles: ${join(LOGS, 'guest-{xenjs,qemu}-N.console')}`);
   const errs = xlog.filter((l) => /error|unknown|unhandled|unimplemented/i.test(l));
   if (errs.length > 0) say(`  xenjs log: ${errs.length} error-like line(s), last: ${errs[errs.length - 1]}`);
