@@ -1,21 +1,35 @@
 /**
- * `npm run bench`: guest programs run through the run-elf machinery in this
- * process (LinuxProcess: loader, CPU, syscall layer), each several times.
- * For every program: guest instructions retired, median wall time, MIPS,
- * the same program's median wall time run natively, and the slowdown.
- * Benchmarks never fail: problems are printed in the table.
+ * `npm run bench`, two sections.
  *
- *   npm run bench                      all programs, 5 runs each
- *   BENCH_RUNS=3 npm run bench         fewer runs (programs whose first run takes
- *                                      over 15 s get 3 runs anyway)
- *   npm run bench -- tight md5sum      only the named rows
+ * cpu: programs run through the run-elf machinery in this process
+ * (LinuxProcess: loader, CPU, syscall layer), each several times. For every
+ * program: guest instructions retired, median wall time, MIPS, the same
+ * program's median wall time run natively, and the slowdown.
+ *
+ * guest (bench/guest.ts): the default guest (images/demo.cfg) booted on
+ * xenjs: time to the XENJS-BOOT-OK marker, then a 200,000-iteration shell
+ * loop and `dd … | md5sum` timed inside it; the same on QEMU (-accel tcg)
+ * when it is installed, with the xenjs/QEMU ratios.
+ *
+ * Benchmarks never fail: problems are printed in the tables.
+ *
+ *   npm run bench                      everything: cpu rows 5 runs each, guest rows once
+ *   npm run bench -- cpu               only the cpu section (or `guest`: only the guest section)
+ *   npm run bench -- tight md5sum      only the named rows (cpu: tight mix sieve md5sum gzip;
+ *                                      guest: boot sh-loop dd-md5sum)
+ *   BENCH_RUNS=3                       cpu runs per program (a first run over 15 s cuts it to 3)
+ *   BENCH_GUEST_RUNS=3                 guest boots per emulator (default 1; figures are medians)
+ *   BENCH_QEMU=0                       do not run QEMU even when installed
+ *   BENCH_BOOT_TIMEOUT / BENCH_WORK_TIMEOUT   seconds to wait for the boot marker / one
+ *                                      workload (default 1200 / 1800)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LinuxProcess } from '../src/linux-user/process.ts';
+import { GUEST_ROWS, guestBench, type GuestRow } from './guest.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..');
@@ -37,9 +51,9 @@ function say(s: string): void {
   process.stdout.write(s + '\n');
 }
 
-/** A transient status line on a terminal (nothing when the output is a file or pipe). */
+/** A line of progress on stderr (the figures go to stdout). */
 function progress(s: string): void {
-  if (process.stdout.isTTY) process.stdout.write(`\r${s.padEnd(70)}\r`);
+  process.stderr.write(`[bench] ${s}\n`);
 }
 
 /** Build bench/loop.c once (cached by source mtime). */
@@ -125,9 +139,29 @@ function runNative(argv: string[], stdinPath: string, outPath: string): { wall: 
   }
 }
 
+const CPU_ROWS = ['tight', 'mix', 'sieve', 'md5sum', 'gzip'];
+
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
-  const only = process.argv.slice(2);
+  // Arguments: section names (cpu, guest) and row names; none means everything.
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== 'cpu' && a !== 'guest' && !CPU_ROWS.includes(a) && !(GUEST_ROWS as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    say(`bench: unknown section or row ${unknown.map((a) => JSON.stringify(a)).join(', ')}; sections: cpu guest; rows: ${[...CPU_ROWS, ...GUEST_ROWS].join(' ')}`);
+    process.exitCode = 2;
+    return;
+  }
+  const all = args.length === 0;
+  const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  say(`xenjs bench: node ${process.version}, ${os.cpus().length} host CPU(s), ${os.cpus()[0]?.model.trim() ?? 'unknown model'}; load average ${load()}`);
+  const cpuOnly = CPU_ROWS.filter((r) => all || args.includes('cpu') || args.includes(r));
+  const guestRows: GuestRow[] = GUEST_ROWS.filter((r) => all || args.includes('guest') || args.includes(r));
+  if (cpuOnly.length > 0) await cpuBench(cpuOnly);
+  if (guestRows.length > 0) await guestBench(guestRows, say);
+  say(`\nload average at the end: ${load()} (other work on the host slows every figure)`);
+}
+
+async function cpuBench(only: string[]): Promise<void> {
   const benches: Bench[] = [
     { name: 'tight', what: 'loop.c: 3-instruction counting loop, 20M iterations', argv: () => [loopBinary(), 'tight', '20000000'] },
     { name: 'mix', what: 'loop.c: LCG, shifts, xor, branch; 5M iterations', argv: () => [loopBinary(), 'mix', '5000000'] },
@@ -143,9 +177,9 @@ async function main(): Promise<void> {
       argv: () => [busybox!, 'gzip', '-c'],
       stdin: () => dataFile('text-4M.txt', 4 << 20, true),
     },
-  ].filter((b) => only.length === 0 || only.includes(b.name));
+  ].filter((b) => only.includes(b.name));
 
-  say(`xenjs bench: ${RUNS} run(s) each, median wall time; node ${process.version}; work dir ${WORK}`);
+  say(`cpu: ${RUNS} run(s) each, median wall time; work dir ${WORK}`);
   try {
     await busyboxPath();
   } catch (e) {
@@ -164,6 +198,7 @@ async function main(): Promise<void> {
       const walls: number[] = [];
       let icount = 0;
       let runs = RUNS;
+      progress(`${b.name}: ${b.what}`);
       for (let k = 0; k < RUNS; k++) {
         const r = runGuest(argv, stdinPath, guestOut);
         walls.push(r.wall);
@@ -172,12 +207,12 @@ async function main(): Promise<void> {
           row.note = `guest exit ${r.status}: ${(r.report ?? readFileSync(guestOut, 'utf8').trim().split('\n').pop() ?? '').slice(0, 120)}`;
           break;
         }
-        progress(`  ${b.name}: run ${k + 1}/${RUNS} ${r.wall.toFixed(3)} s`);
+        progress(`${b.name}: run ${k + 1}/${runs} ${r.wall.toFixed(3)} s`);
         // Long programs: three runs are enough for a median.
         if (k === 0 && r.wall > LONG && RUNS > 3) runs = 3;
         if (k + 1 >= runs) break;
       }
-      progress('');
+      progress(`${b.name}: native runs`);
       row.icount = icount;
       row.wall = median(walls);
       const nwalls: number[] = [];
