@@ -22,15 +22,18 @@ export type CompiledBlock = (c: Cpu) => number;
 const env = typeof process !== 'undefined' ? process.env : {};
 
 /**
- * threshold: executions after which a block is compiled. XENJS_NO_COMPILE=1
- * keeps everything interpreted (-1); tests set `compileConfig.threshold = 1`
- * to compile every block at once.
+ * threshold: executions after which a block is compiled (XENJS_COMPILE_THRESHOLD).
+ * V8 first runs a new function unoptimised, so compiling code that runs only
+ * a few hundred times costs more than it saves: booting the default guest to
+ * its marker took about 40 s at 100 and 30 s at 3000 (10000: the same).
+ * XENJS_NO_COMPILE=1 keeps everything interpreted (-1); tests set
+ * `compileConfig.threshold = 1` to compile every block at once.
  * jit: specialise blocks (true) or only thread their handlers (false).
  * strict: a code-generator error throws (tests) instead of falling back to
  * the threaded form.
  */
 export const compileConfig = {
-  threshold: env.XENJS_NO_COMPILE ? -1 : 100,
+  threshold: env.XENJS_NO_COMPILE ? -1 : Number(env.XENJS_COMPILE_THRESHOLD ?? 3000),
   jit: env.XENJS_JIT !== '0',
   strict: false,
 };
