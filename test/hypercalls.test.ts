@@ -655,9 +655,9 @@ describe('sched_op', () => {
     expect(vcpuOp.runstateSnapshot(v).state).toBe(vcpuOp.RUNSTATE_blocked);
     // An event wakes it.
     const woken: number[] = [];
-    evtchn.setVcpuWakeHook((w) => woken.push(w.id));
+    v.domain.onVcpuWake = (w) => woken.push(w.id);
     evtchn.markEventsPending(v);
-    evtchn.setVcpuWakeHook(undefined);
+    v.domain.onVcpuWake = undefined;
     expect(v.blocked).toBe(false);
     expect(woken).toEqual([0]);
     expect(vcpuOp.runstateSnapshot(v).state).toBe(vcpuOp.RUNSTATE_running);

@@ -221,6 +221,23 @@ describe('lifecycle with a tiny PV guest', () => {
     expect(Buffer.from(seen).toString('latin1')).toBe(d.console.text());
   });
 
+  it('two hosts in one process: each runs its own guest and takes its console input', async () => {
+    const a = host().xen, b = host().xen;
+    const da = await a.createDomain(tinyConfig('e'));
+    await da.console.waitFor('tiny: echo ready\n', { timeout: 20_000 });
+    // The second host starts after the first guest blocked waiting for input.
+    const db = await b.createDomain(tinyConfig('e'));
+    await db.console.waitFor('tiny: echo ready\n', { timeout: 20_000 });
+    da.console.write('A');
+    db.console.write('B');
+    await da.console.waitFor('A', { timeout: 20_000 });
+    await db.console.waitFor('B', { timeout: 20_000 });
+    da.console.write('q');
+    db.console.write('q');
+    expect(await da.waitForExit()).toMatchObject({ reason: 'poweroff' });
+    expect(await db.waitForExit()).toMatchObject({ reason: 'poweroff' });
+  });
+
   it('shutdown() writes control/shutdown; with timeout or force the hypervisor shuts it down', async () => {
     const { xen } = host();
     const d = await xen.createDomain(tinyConfig('s'));

@@ -44,6 +44,13 @@ export class Domain {
   readonly memory: DomainMemory;
   readonly vcpus: Vcpu[] = [];
   readonly maxPages: number;
+  /**
+   * Called when one of this domain's blocked vCPUs becomes runnable (an event
+   * arrived): the scheduler running the domain sets it, to end its host sleep.
+   * Per domain, so that several hosts (Xenjs instances) in one process each
+   * wake only their own scheduler.
+   */
+  onVcpuWake: ((v: Vcpu) => void) | undefined = undefined;
   /** MFN of shared_info (a hypervisor-owned frame). */
   readonly sharedInfoMfn: number;
   /** VMASST bits enabled by the guest. */

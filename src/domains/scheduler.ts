@@ -8,7 +8,7 @@ import type { Domain } from './domain.ts';
 import { VcpuStop, type Vcpu } from './vcpu.ts';
 import { fireTimer } from './timers.ts';
 import { updateVcpuTime, updateWallclock } from './time.ts';
-import { pollDeadline, servicePollTimeout, setVcpuWakeHook } from '../hypercall/evtchn.ts';
+import { pollDeadline, servicePollTimeout } from '../hypercall/evtchn.ts';
 import { serviceWatchdogs, watchdogDeadline } from '../hypercall/sched.ts';
 
 export interface SchedulerOptions {
@@ -25,10 +25,10 @@ export class Scheduler {
   private stopped = false;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly opts: SchedulerOptions = {}) {
-    // An event for a blocked vCPU (a backend notification, a timer) ends a host sleep.
-    setVcpuWakeHook(() => this.kick());
-  }
+  constructor(private readonly opts: SchedulerOptions = {}) {}
+
+  /** An event for a blocked vCPU of one of our domains (a backend notification, a timer) ends a host sleep. */
+  private readonly wakeOnEvent = (): void => this.kick();
 
   add(d: Domain): void {
     this.domains.push(d);
@@ -57,6 +57,7 @@ export class Scheduler {
   /** Run until every domain has shut down (or stop() / maxInsns). */
   async run(): Promise<void> {
     const slice = this.opts.sliceInsns ?? 2_000_000;
+    for (const d of this.domains) d.onVcpuWake = this.wakeOnEvent;
     while (!this.stopped) {
       const live = this.domains.filter((d) => !d.isShutdown);
       if (live.length === 0) return;

@@ -211,13 +211,6 @@ export function markEventsPending(v: Vcpu): void {
   kickVcpu(v);
 }
 
-let wakeHook: ((v: Vcpu) => void) | undefined;
-
-/** Called whenever a blocked vCPU becomes runnable (the scheduler uses it to end a host sleep). */
-export function setVcpuWakeHook(f: ((v: Vcpu) => void) | undefined): void {
-  wakeHook = f;
-}
-
 /** vcpu_kick / vcpu_unblock: a blocked (or polling) vCPU becomes runnable. */
 export function kickVcpu(v: Vcpu): void {
   if (!v.blocked) return;
@@ -228,7 +221,7 @@ export function kickVcpu(v: Vcpu): void {
     s.pollDeadline[v.id] = -1;
   }
   setRunstate(v, v.online ? RUNSTATE_running : RUNSTATE_offline);
-  wakeHook?.(v);
+  v.domain.onVcpuWake?.(v);
 }
 
 /** evtchn_check_pollers: wake vCPUs polling this port (or any port). */
