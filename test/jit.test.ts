@@ -360,6 +360,14 @@ describe('dead-flag elimination and fused conditions', () => {
     }
     // A rotate's CF/OF (a partial update) at a later fault.
     both('add eax, ebx\nrol ecx, 1\nmov edx, [rsi]\nadd edi, 1', st({ rax: 0xffffffff, rbx: 1, rcx: 0x80000000, rsi: 8 }));
+    // 64-bit imul whose flags a later imul, shift or ALU op overwrites (the JIT then skips the overflow
+    // computation): the products, and the flags the last writer leaves.
+    for (const [x, y] of [[0x123456789abcdefn, 0xfedcba987654321n], [M64, M64], [0x8000000000000000n, 2n], [3n, 5n]] as const) {
+      both('imul rax, rbx\nmov rcx, rax\nimul rcx, rdx\nimul rdx, rbx\nimul r8, rax, 0x12345\nshr rcx, 32\nadd rdx, rcx\nimul r9, r8\nsetc r10b\nseto r11b\npushfq\npop r12',
+        st({ rax: x, rbx: y, rdx: y ^ 0x5555n, r8: x, r9: y }));
+      // A fault before the next full writer keeps the imul's flags observable.
+      both('imul rax, rbx\nmov rcx, [rsi]\nadd rcx, 1', st({ rax: x, rbx: y, rsi: 8 }));
+    }
     // ... and at a #UD that does not end the block (lea's register form), or a mov to a segment register.
     for (const ud of ['.byte 0x4d, 0x8d, 0xf1', 'mov ss, ax']) {
       const o2 = both(`rol ecx, 1\n${ud}\nxor r9d, 7`, st({ rax: 0x1234, rcx: 0x40000000 }));

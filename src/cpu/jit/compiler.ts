@@ -51,7 +51,7 @@ import type { Cpu } from '../cpu.ts';
 import type { Block } from '../insn.ts';
 import { CPU_FAULT } from '../state.ts';
 import { Gen, type Ctl, type Target } from './gen.ts';
-import { COND_L, PARITY_PF, cfL, imul64, memAccess, mulOut, rmwReadSlow, rmwWriteSlow, setCfOfL } from './runtime.ts';
+import { COND_L, PARITY_PF, cfL, imul64, mulLo64Hi, memAccess, mulOut, rmwReadSlow, rmwWriteSlow, setCfOfL } from './runtime.ts';
 import { emitInsn } from './templates.ts';
 
 export type BlockFn = (c: Cpu) => number;
@@ -73,6 +73,7 @@ function helper(name: string): unknown {
     case 'RMWR': return rmwReadSlow;
     case 'RMWW': return rmwWriteSlow;
     case 'IMUL64': return imul64;
+    case 'MULLO64H': return mulLo64Hi;
     case 'MO': return mulOut;
     case 'MEM': return memAccess;
     default: throw new Error(`jit: unknown helper ${name}`);
@@ -126,10 +127,11 @@ export interface RegionSource {
 }
 
 /**
- * Rotates change CF and OF only. Whether such an update at instruction j of
- * `b` is dead: a later instruction of the block redefines every flag, and
- * nothing before it can read flags, fault or leave the block (a cautious
- * check by instruction kind: register-only ALU and shift forms).
+ * Whether the flags instruction j of `b` writes are dead: a later instruction
+ * of the block redefines every flag, and nothing before it can read flags,
+ * fault or leave the block (a cautious check by instruction kind:
+ * register-only ALU and move forms). Rotates (which change CF and OF only)
+ * and 64-bit imul (whose flags need the full 128-bit product) use it.
  */
 function partialDead(b: Block, j: number): boolean {
   for (let k = j + 1; k < b.insns.length; k++) {
@@ -138,6 +140,13 @@ function partialDead(b: Block, j: number): boolean {
     switch (i.name) {
       case 'add': case 'or': case 'and': case 'sub': case 'xor': case 'cmp': case 'test':
         return i.rm >= 0 || accImm;
+      // imul with register operands defines every flag from its operands (CF/OF; the
+      // others as the interpreter's record computes them) and cannot fault.
+      case 'imul':
+        return i.rm >= 0 && (i.opcode === 0xaf || i.opcode === 0x69 || i.opcode === 0x6b || i.opcode === 0xf7);
+      // So does a shift of a register by a non-zero immediate count (zero leaves the flags).
+      case 'shl': case 'sal': case 'shr': case 'sar':
+        return i.rm >= 0 && (i.opcode === 0xd1 || i.opcode === 0xd0 || ((i.opcode === 0xc1 || i.opcode === 0xc0) && (i.immLo & (i.opSize === 8 ? 63 : 31)) !== 0));
       // Forms that cannot fault: register-to-register moves (not to/from a
       // segment register, 8C/8E), mov reg, imm, and lea with a memory operand
       // (its register form is #UD, and does not end the block).

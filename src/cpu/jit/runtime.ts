@@ -276,6 +276,15 @@ function mulHiU32(a: number, b: number): number {
   return (hh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
 }
 
+/**
+ * High 32 bits of the truncated 64×64 product (imul r64 whose flags nothing
+ * observes: the low 32 bits are Math.imul(aL, bL)). Signed and unsigned
+ * truncated products are the same bits.
+ */
+export function mulLo64Hi(aL: number, aH: number, bL: number, bH: number): number {
+  return (mulHiU32(aL, bL) + Math.imul(aL, bH) + Math.imul(aH, bL)) | 0;
+}
+
 /** Result of imul64: high half of the truncated product and the overflow flag. */
 export const mulOut = { hi: 0, ov: 0 };
 

@@ -661,6 +661,14 @@ function imul(g: Gen, i: Insn): boolean {
     [a, aH] = readE(g, i, size);
     [b, bH] = imm(i, size);
   } else return false;
+  if (size === 8 && g.partialDead) {
+    // Nothing observes the flags: only the truncated product is needed.
+    const lo = g.v('r'), hi = g.v('rh');
+    g.constant('MULLO64H', null);
+    g.emit(`const ${lo} = Math.imul(${a}, ${b}); const ${hi} = MULLO64H(${a}, ${aH}, ${b}, ${bH});`);
+    g.writeReg(i.reg, size, lo, hi);
+    return true;
+  }
   const res = g.v('r'), ov = g.v('ov');
   let resH = '0';
   if (size === 2) {
