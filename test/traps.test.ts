@@ -8,7 +8,7 @@
  * mapping 0x400000.. (user-accessible), and guest code written into RAM.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -822,6 +822,27 @@ describe('privileged-instruction emulation', () => {
     expect(t.rip()).toBe(u64(kva(66)));
   });
 
+  it('CPUID.7 advertises ARCH_CAPS and MSR_ARCH_CAPS reads every "not affected" bit Xen offers guests (cpufeatureset.h)', () => {
+    // Xen's own list: word 16 (MSR_ARCH_CAPS) features marked A (offered to all guests) whose name ends in _NO.
+    const header = readFileSync('/usr/include/xen/arch-x86/cpufeatureset.h', 'utf8');
+    let want = 0n;
+    const names: string[] = [];
+    for (const m of header.matchAll(/XEN_CPUFEATURE\((\w+_NO),\s*16\*32\+\s*(\d+)\)\s*\/\*!?A/g)) {
+      want |= 1n << BigInt(m[2]!);
+      names.push(m[1]!);
+    }
+    expect(names).toContain('ITS_NO');
+    expect(names).toContain('MDS_NO');
+    const archCapsBit = /XEN_CPUFEATURE\(ARCH_CAPS,\s*9\*32\+\s*(\d+)\)/.exec(header);
+    const o = new Int32Array(4);
+    pvCpuid(7, 0, o, 1);
+    expect(o[3]! >>> 0).toBe(2 ** Number(archCapsBit![1]));
+    const t = setup();
+    t.setReg(RCX, 0x10a);
+    exec(t, [0x0f, 0x32]);
+    expect((t.reg(RDX) << 32n) | t.reg(RAX)).toBe(want);
+  });
+
   it('forced-emulation CPUID (ud2; "xen"; cpuid) in both modes, RIP += 7; plain ud2 is #UD', () => {
     const t = setup();
     t.setReg(RAX, 0x40000000);
@@ -892,7 +913,7 @@ describe('CPUID policy', () => {
     expect(l1[2]! >>> 31).toBe(1); // hypervisor
     for (const bit of [0, 9, 12, 19, 20, 21, 26, 27, 28, 30]) expect((l1[2]! >> bit) & 1).toBe(0); // SSE3, SSSE3, FMA? no, SSE4.x, x2APIC, XSAVE, OSXSAVE, AVX, RDRAND
     for (const bit of [1, 3, 9, 11, 12, 13, 17]) expect((l1[3]! >> bit) & 1).toBe(0); // VME, PSE, APIC, SEP, MTRR, PGE, PSE36
-    expect(q(7)).toEqual([0, 0, 0, 0]);
+    expect(q(7)).toEqual([0, 0, 0, 1 << 29]); // only ARCH_CAPS (see the MSR_ARCH_CAPS test)
     expect(q(0xb)).toEqual([0, 0, 0, 0]);
     expect(q(0x80000000)[0]).toBe(0x80000008);
     expect(q(0x80000008)[0]).toBe(0x3028);

@@ -36,6 +36,22 @@ export const PV_POLICY = {
   lm: true,
 } as const;
 
+/** CPUID.7.0:EDX bit 29, XEN_CPUFEATURE(ARCH_CAPS, 9*32+29): IA32_ARCH_CAPABILITIES exists. */
+export const CPUID7_EDX_ARCH_CAPS = 1 << 29;
+
+/**
+ * MSR_ARCH_CAPS (0x10a) as a PV guest reads it: every "not affected" bit Xen
+ * passes to guests (cpufeatureset.h word 16, the "A" ones), because they are
+ * true of the xenjs CPU, which executes nothing speculatively: RDCL_NO,
+ * INTEL_SSB_NO, MDS_NO, IF_PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO,
+ * PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO (low word) and ITS_NO (bit 62).
+ * Without them Linux assumes the worst of an Intel CPU under a hypervisor
+ * and routes every return and indirect branch through the ITS thunks and
+ * clears CPU buffers on every kernel exit, which costs an emulated CPU dearly.
+ */
+export const ARCH_CAPS_LO = (1 << 0) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 20) | (1 << 24) | (1 << 26) | (1 << 27);
+export const ARCH_CAPS_HI = 1 << (62 - 32);
+
 /** XEN_CPUID_SIGNATURE_E[BCD]X (public/arch-x86/cpuid.h): "XenVMMXenVMM". */
 export const XEN_CPUID_SIGNATURE_EBX = 0x566e6558, XEN_CPUID_SIGNATURE_ECX = 0x65584d4d, XEN_CPUID_SIGNATURE_EDX = 0x4d4d566e;
 /** XEN_CPUID_MAX_NUM_LEAVES: the hypervisor leaves are 0x40000000..0x40000005. */
@@ -133,7 +149,10 @@ export function pvCpuid(leaf: number, sub: number, out: Int32Array, vcpus: numbe
         break;
       }
       case 7:
-        // Subleaf 0: EAX = highest subleaf (0); no structured extended features.
+        // Subleaf 0: EAX = highest subleaf (0); no structured extended features
+        // but ARCH_CAPS (EDX), which Xen offers every guest: MSR_ARCH_CAPS then says
+        // which speculative-execution bugs the CPU does not have (priv-op.ts).
+        if (sub === 0) out[3] = CPUID7_EDX_ARCH_CAPS;
         break;
       case 0x16:
         // Processor frequency: base and maximum MHz (the TSC's), bus 100 MHz.

@@ -27,7 +27,7 @@ import {
   injectException, PV_CR4_VISIBLE, setGuestCr2, trapState, X86_CR4_DE, X86_CR4_FSGSBASE, X86_CR4_OSXSAVE, X86_CR4_TSD,
   X86_DR6_DEFAULT, X86_DR7_DEFAULT,
 } from './traps.ts';
-import { PV_POLICY } from './cpuid-policy.ts';
+import { ARCH_CAPS_HI, ARCH_CAPS_LO, PV_POLICY } from './cpuid-policy.ts';
 import { ioBitmap } from '../hypercall/physdev.ts';
 import { XEN_ENODEV, XEN_EINVAL, XEN_EPERM } from '../hypercall/abi.ts';
 
@@ -38,6 +38,7 @@ export const MSR_IA32_UCODE_REV = 0x8b, MSR_INTEL_PLATFORM_INFO = 0xce, MSR_IA32
 export const MSR_INTEL_MISC_FEATURES_ENABLES = 0x140, MSR_IA32_PERF_STATUS = 0x198, MSR_IA32_PERF_CTL = 0x199;
 export const MSR_IA32_THERM_CONTROL = 0x19a, MSR_IA32_THERM_STATUS = 0x19c, MSR_IA32_MISC_ENABLE = 0x1a0;
 export const MSR_IA32_ENERGY_PERF_BIAS = 0x1b0, MSR_IA32_CR_PAT = 0x277, MSR_IA32_PERF_CAPABILITIES = 0x345;
+export const MSR_ARCH_CAPS = 0x10a;
 export const MSR_EFER = 0xc0000080, MSR_FS_BASE = 0xc0000100, MSR_GS_BASE = 0xc0000101, MSR_SHADOW_GS_BASE = 0xc0000102;
 export const MSR_TSC_AUX = 0xc0000103;
 
@@ -332,6 +333,7 @@ function readMsr(v: Vcpu, msr: number): boolean {
     case MSR_APIC_BASE: msrLo = (APIC_DEFAULT_PHYS_BASE | APIC_BASE_ENABLE | (v.id === 0 ? APIC_BASE_BSP : 0)) | 0; return true;
     case MSR_IA32_MISC_ENABLE: msrLo = GUEST_MISC_ENABLE; return true;
     case MSR_IA32_FEATURE_CONTROL: msrLo = IA32_FEATURE_CONTROL_LOCK; return true;
+    case MSR_ARCH_CAPS: msrLo = ARCH_CAPS_LO; msrHi = ARCH_CAPS_HI; return true;
     case MSR_IA32_PERF_CAPABILITIES: // no extra capabilities
     case MSR_IA32_PLATFORM_ID: // host value; ours is 0
     case MSR_IA32_UCODE_REV: // microcode revision (EDX): 0
