@@ -600,6 +600,7 @@ export class Cpu {
     const r = this.r;
     const tlb = this.tlb;
     let prev: Block | null = null;
+    this.jitLast = null;
     while (this.icount < stop) {
       // Follow the previous block's chain when it is still valid, else look up/decode.
       const lo = r[RIP]!, hi = r[RIP + 1]!;
@@ -677,15 +678,27 @@ export class Cpu {
       if (this.exitReason !== Exit.Budget) {
         const x = this.exitReason;
         this.exitReason = Exit.Budget;
+        this.jitLast = null;
         return x;
       }
       prev = b;
+      if (this.jitLast !== null) {
+        prev = this.jitLast;
+        this.jitLast = null;
+      }
     }
     return Exit.Budget;
   }
 
   /** Index of the faulting instruction within a compiled block (see threaded.ts). */
   faultIndex = 0;
+
+  /**
+   * Set by a compiled region when it ran past its entry block: the member that
+   * ran last, whose successors Cpu.run follows and records next (a hint: a
+   * successor is only taken after its RIP is checked).
+   */
+  jitLast: Block | null = null;
 
   /** Set by trap-type exceptions (int3, into, #DB traps) which report RIP after the instruction. */
   excTrap = false;

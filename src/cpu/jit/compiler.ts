@@ -213,7 +213,10 @@ export function generate(members: Block[]): RegionSource {
       lastStored = g.stored;
     }
     const body = g.lines.splice(start);
-    const exitTo = (lo: string, hi: string): string => `done += ${n}; xl = ${lo}; xh = ${hi}; break exit;`;
+    // Leaving the region after a member other than the entry: tell Cpu.run which block ran last, so it
+    // follows (and records) that block's successors rather than the entry block's.
+    const last = members.length > 1 ? ` c.jitLast = B${m};` : '';
+    const exitTo = (lo: string, hi: string): string => `done += ${n}; xl = ${lo}; xh = ${hi};${last} break exit;`;
     /** The edge to member x when control goes to `t` (or the exit); `mayFall`: nothing follows, so x = m + 1 falls through. */
     const edgeTo = (x: number, t: { lo: string; hi: string }, mayFall: boolean): string => {
       const s = members[x]!;
