@@ -986,6 +986,33 @@ describe('vcpu_op', () => {
     expect(d.shutdownReason).toBe(SHUTDOWN_poweroff);
   });
 
+  it('initialise with VGCF_i387_valid loads fpu_ctxt as fxrstor does (MXCSR bits the CPU lacks dropped)', () => {
+    fill(1031, 0);
+    const G = vcpuOp.VCPU_GUEST_CONTEXT;
+    const at = (o: number): number => off(40, G.fpu_ctxt + o);
+    const ctx = context(() => {
+      dv().setBigUint64(off(40, G.flags), BigInt(abi.VGCF_IN_KERNEL | abi.VGCF_I387_VALID), true);
+      dv().setUint16(at(0), 0x037a, true); // FCW: reserved bit 6 set (fxrstor keeps it set), PC = double
+      dv().setUint16(at(2), 0x3800, true); // FSW: TOP = 7
+      dv().setUint8(at(4), 0x80); // abridged tag: physical register 7 valid
+      dv().setUint32(at(24), 0x11f80, true); // MXCSR with bit 16 (not in MXCSR_MASK)
+      // ST(0) (physical 7) = 1.0: significand 0x8000000000000000, exponent 0x3fff.
+      dv().setUint32(at(32), 0, true);
+      dv().setUint32(at(36), 0x80000000, true);
+      dv().setUint16(at(40), 0x3fff, true);
+      dv().setUint32(at(160 + 16 * 3 + 12), 0xdeadbeef, true); // XMM3[127:96]
+    });
+    expect(call(v, HYPERVISOR.vcpu_op, C.initialise, 1, ctx)).toBe(0);
+    const cpu = v1.cpu, f = cpu.fpu;
+    expect(f.cw & 0xf3f).toBe(0x033a);
+    expect(f.top).toBe(7);
+    expect(f.valid).toBe(0x80);
+    expect(cpu.mxcsr).toBe(0x1f80);
+    expect(f.hi[7]! >>> 0).toBe(0x80000000);
+    expect(f.se[7]).toBe(0x3fff);
+    expect(cpu.xmm[3 * 4 + 3]! >>> 0).toBe(0xdeadbeef);
+  });
+
   it('initialise validates the context like arch_set_info_guest', () => {
     const G = vcpuOp.VCPU_GUEST_CONTEXT, U = vcpuOp.CPU_USER_REGS;
     fill(1031, 0);

@@ -14,6 +14,8 @@
  */
 import type { Vcpu } from '../domains/vcpu.ts';
 import { FLAGS_FIXED, IF, IOPL, RIP, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS } from '../cpu/state.ts';
+import { fxrstorImage } from '../cpu/ops/x87-env.ts';
+import { MXCSR_MASK } from '../cpu/ops/sse-move.ts';
 import { SHUTDOWN_poweroff } from '../domains/domain.ts';
 import { toVa } from '../domains/guest-memory.ts';
 import { VCPU_INFO, VCPU_INFO_SIZE, XEN_LEGACY_MAX_VCPUS } from '../domains/shared-info.ts';
@@ -510,29 +512,16 @@ function initialise(v: Vcpu, t: Vcpu, arg: number): number {
   return 0;
 }
 
-/** Load an fxsave image (the context's fpu_ctxt, when VGCF_I387_VALID): x87, MXCSR, XMM. */
+/**
+ * Load an fxsave image (the context's fpu_ctxt, when VGCF_I387_VALID): x87,
+ * MXCSR, XMM, as the CPU's fxrstor does. MXCSR bits the CPU does not have are
+ * dropped first (Xen masks them too), so the restore cannot refuse.
+ */
 function loadFxsave(t: Vcpu, buf: Uint8Array): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset + VCPU_GUEST_CONTEXT.fpu_ctxt, 512);
-  const cpu = t.cpu;
-  const f = cpu.fpu;
-  f.cw = dv.getUint16(0, true);
-  f.setSw(dv.getUint16(2, true));
-  f.valid = dv.getUint8(4);
-  f.fop = dv.getUint16(6, true) & 0x7ff;
-  f.fopInsn = null;
-  f.fipLo = dv.getInt32(8, true);
-  f.fipHi = dv.getInt32(12, true);
-  f.fdpLo = dv.getInt32(16, true);
-  f.fdpHi = dv.getInt32(20, true);
-  for (let k = 0; k < 8; k++) {
-    const p = (f.top + k) & 7;
-    const o = 32 + 16 * k;
-    f.lo[p] = dv.getInt32(o, true);
-    f.hi[p] = dv.getInt32(o + 4, true);
-    f.se[p] = dv.getUint16(o + 8, true);
-  }
-  cpu.mxcsr = dv.getUint32(24, true) & 0xffff;
-  for (let k = 0; k < 64; k++) cpu.xmm[k] = dv.getInt32(160 + 4 * k, true);
+  const img = buf.slice(VCPU_GUEST_CONTEXT.fpu_ctxt, VCPU_GUEST_CONTEXT.fpu_ctxt + 512);
+  const dv = new DataView(img.buffer);
+  dv.setUint32(24, dv.getUint32(24, true) & MXCSR_MASK, true);
+  fxrstorImage(t.cpu, img, 0, true);
 }
 
 registerHypercall(HYPERVISOR.vcpu_op, vcpuOp);

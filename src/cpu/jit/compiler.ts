@@ -51,7 +51,8 @@ import type { Cpu } from '../cpu.ts';
 import type { Block } from '../insn.ts';
 import { CPU_FAULT } from '../state.ts';
 import { Gen, type Ctl, type Target } from './gen.ts';
-import { COND_L, PARITY_PF, cfL, imul64, mulLo64Hi, memAccess, mulOut, rmwReadSlow, rmwWriteSlow, setCfOfL } from './runtime.ts';
+import { COND_L, PARITY_PF, cfL, imul64, mulLo64Hi, memAccess, mulOut, setCfOfL } from './runtime.ts';
+import { rmwRead, rmwWrite } from '../ops/operand.ts';
 import { emitInsn } from './templates.ts';
 
 export type BlockFn = (c: Cpu) => number;
@@ -71,8 +72,9 @@ function helper(name: string): unknown {
   switch (name) {
     case 'CFL': return cfL;
     case 'SCOL': return setCfOfL;
-    case 'RMWR': return rmwReadSlow;
-    case 'RMWW': return rmwWriteSlow;
+    // The interpreter's read-modify-write halves serve as the slow path of the inline one.
+    case 'RMWR': return rmwRead;
+    case 'RMWW': return rmwWrite;
     case 'IMUL64': return imul64;
     case 'MULLO64H': return mulLo64Hi;
     case 'MO': return mulOut;

@@ -14,6 +14,7 @@
  * test/jit.test.ts checks them against flags.ts.
  */
 import type { Cpu } from '../cpu.ts';
+import { rmwRead } from '../ops/operand.ts';
 
 /** PF (0x4) for each low byte value. */
 export const PARITY_PF = new Uint8Array(256);
@@ -179,7 +180,7 @@ export const MEM_READ = 0, MEM_WRITE = 4, MEM_RMW = 8;
  * fault); `vec`: #GP (13) / #SS (12) when the address must be checked
  * canonical first, 0 when not. Reads return the low half (high half in
  * c.hi); a read for read-modify-write also sets c.rmwOff (finish with
- * rmwWriteSlow). Deliberately one big function: V8 does not inline it into
+ * rmwWrite in ops/operand.ts). Deliberately one big function: V8 does not inline it into
  * every block.
  */
 export function memAccess(c: Cpu, kind: number, lo: number, hi: number, val: number, valHi: number, k: number, vec: number): number {
@@ -194,10 +195,10 @@ export function memAccess(c: Cpu, kind: number, lo: number, hi: number, val: num
     case 5: c.write16(lo, hi, val); return 0;
     case 6: c.write32(lo, hi, val); return 0;
     case 7: c.write64(lo, hi, val, valHi); return 0;
-    case 8: return rmwReadSlow(c, 1, lo, hi);
-    case 9: return rmwReadSlow(c, 2, lo, hi);
-    case 10: return rmwReadSlow(c, 4, lo, hi);
-    case 11: return rmwReadSlow(c, 8, lo, hi);
+    case 8: return rmwRead(c, 1, lo, hi);
+    case 9: return rmwRead(c, 2, lo, hi);
+    case 10: return rmwRead(c, 4, lo, hi);
+    case 11: return rmwRead(c, 8, lo, hi);
     default: {
       // Not reached; keeps the function above V8's inlining size limit (max_inlined_bytecode_size).
       let x = kind;
@@ -209,60 +210,6 @@ export function memAccess(c: Cpu, kind: number, lo: number, hi: number, val: num
       }
       throw new Error(`jit: bad memory access kind ${kind} (${x})`);
     }
-  }
-}
-
-// ---------------------------------------------------------------- read-modify-write slow path
-
-/**
- * First half of a read-modify-write when the TLB fast path missed or the
- * operand crosses a page: translate for write (faults before anything
- * changes), read. Returns the low half (high half in c.hi); c.rmwOff is the
- * RAM offset, or -1 when the operand crosses a page (then c.rmwLo/rmwHi
- * hold the address). Finish with rmwWriteSlow.
- */
-export function rmwReadSlow(c: Cpu, size: number, lo: number, hi: number): number {
-  if ((lo & 0xfff) + size <= 0x1000) {
-    const o = c.xlateWrite(lo, hi);
-    c.rmwOff = o;
-    const dv = c.dv;
-    switch (size) {
-      case 1: c.hi = 0; return c.ram[o]!;
-      case 2: c.hi = 0; return dv.getUint16(o, true);
-      case 4: c.hi = 0; return dv.getInt32(o, true);
-      default: c.hi = dv.getInt32(o + 4, true); return dv.getInt32(o, true);
-    }
-  }
-  c.checkWritable(lo, hi, size);
-  c.rmwOff = -1;
-  c.rmwLo = lo;
-  c.rmwHi = hi;
-  switch (size) {
-    case 1: c.hi = 0; return c.read8(lo, hi);
-    case 2: c.hi = 0; return c.read16(lo, hi);
-    case 4: c.hi = 0; return c.read32(lo, hi);
-    default: return c.read64(lo, hi);
-  }
-}
-
-/** Second half of a slow read-modify-write (see rmwReadSlow). */
-export function rmwWriteSlow(c: Cpu, size: number, vLo: number, vHi: number): void {
-  const o = c.rmwOff;
-  if (o < 0) {
-    const lo = c.rmwLo, hi = c.rmwHi;
-    switch (size) {
-      case 1: c.write8(lo, hi, vLo); return;
-      case 2: c.write16(lo, hi, vLo); return;
-      case 4: c.write32(lo, hi, vLo); return;
-      default: c.write64(lo, hi, vLo, vHi); return;
-    }
-  }
-  const dv = c.dv;
-  switch (size) {
-    case 1: c.ram[o] = vLo; return;
-    case 2: dv.setUint16(o, vLo, true); return;
-    case 4: dv.setInt32(o, vLo, true); return;
-    default: dv.setInt32(o, vLo, true); dv.setInt32(o + 4, vHi, true); return;
   }
 }
 

@@ -85,6 +85,20 @@ function readE(g: Gen, i: Insn, size: number): [string, string] {
   return g.load(size, lo, hi);
 }
 
+/**
+ * Read the E operand of a read-modify-write: a register, or memory through
+ * rmwLoad (translated for write first). [lo, hi, o]: o is the RAM-offset
+ * local to pass to rmwStore, '' for a register.
+ */
+function readModifyE(g: Gen, i: Insn, size: number): [string, string, string] {
+  if (i.rm >= 0) {
+    const [x, xh] = g.readReg(i.rm, size);
+    return [x, xh, ''];
+  }
+  const [lo, hi] = g.ea(i);
+  return g.rmwLoad(size, lo, hi);
+}
+
 /** Write the E operand. */
 function writeE(g: Gen, i: Insn, size: number, v: string, vh: string): void {
   if (i.rm >= 0) {
@@ -215,11 +229,7 @@ function incDec(g: Gen, i: Insn): boolean {
   if ((i.opcode !== 0xfe && i.opcode !== 0xff) || i.ext > 1) return false;
   const dec = i.name === 'dec';
   const size = i.opSize;
-  let x: string, xh: string, o = '';
-  if (i.rm < 0) {
-    const [lo, hi] = g.ea(i);
-    [x, xh, o] = g.rmwLoad(size, lo, hi);
-  } else [x, xh] = g.readReg(i.rm, size);
+  const [x, xh, o] = readModifyE(g, i, size);
   const ci = g.v('ci');
   g.emit(`const ${ci} = ${g.cfNum()};`);
   const res = g.v('r');
@@ -240,11 +250,7 @@ function negNot(g: Gen, i: Insn): boolean {
   if ((i.opcode !== 0xf6 && i.opcode !== 0xf7) || (i.ext !== 2 && i.ext !== 3)) return false;
   const neg = i.ext === 3;
   const size = i.opSize;
-  let x: string, xh: string, o = '';
-  if (i.rm < 0) {
-    const [lo, hi] = g.ea(i);
-    [x, xh, o] = g.rmwLoad(size, lo, hi);
-  } else [x, xh] = g.readReg(i.rm, size);
+  const [x, xh, o] = readModifyE(g, i, size);
   const res = g.v('r');
   let resH = '0';
   if (size === 8) {
@@ -530,11 +536,7 @@ function shift(g: Gen, i: Insn): boolean {
   const bits = size * 8;
   const byCl = opc === 0xd2 || opc === 0xd3;
   if (byCl && op < 4) return false; // rotates by CL: the handler
-  let x: string, xh: string, o = '';
-  if (i.rm < 0) {
-    const [lo, hi] = g.ea(i);
-    [x, xh, o] = g.rmwLoad(size, lo, hi);
-  } else [x, xh] = g.readReg(i.rm, size);
+  const [x, xh, o] = readModifyE(g, i, size);
   const write = (res: string, resH: string): string => (o ? capture(g, () => g.rmwStore(size, o, res, resH)) : capture(g, () => g.writeReg(i.rm, size, res, resH)));
   const zeroHi = !o && size === 4 ? `h${i.rm} = 0;` : '';
   if (byCl) {

@@ -16,6 +16,7 @@
  */
 import type { Cpu } from '../cpu.ts';
 import type { Handler, Insn } from '../insn.ts';
+import { readMovdSource } from './operand.ts';
 import { MAP_0F } from '../table.ts';
 import { MF, NM, RDI, UD } from '../state.ts';
 import { SW_ES } from '../x87-state.ts';
@@ -34,17 +35,7 @@ function mm(name: string, op: number, exec: Handler, extra: Partial<{ mod: 'reg'
 /** 0F 6E: movd mm, r/m32 / REX.W 0F 6E: movq mm, r/m64 (zero-extended). */
 const movdToMm = (w: boolean): Handler => (c, i) => {
   const f = mmxCheck(c);
-  let lo: number, hi = 0;
-  if (i.rm >= 0) {
-    lo = c.r[2 * i.rm]!;
-    if (w) hi = c.r[2 * i.rm + 1]!;
-  } else {
-    const a = c.ea(i);
-    if (w) {
-      lo = c.read64(a, c.eaHi);
-      hi = c.hi;
-    } else lo = c.read32(a, c.eaHi);
-  }
+  const lo = readMovdSource(c, i, w), hi = c.hi;
   mmxSet(f, i.reg & 7, lo, hi);
 };
 /** 0F 7E: movd r/m32, mm / REX.W 0F 7E: movq r/m64, mm. */
@@ -180,20 +171,27 @@ mm('maskmovq', 0xf7, (c: Cpu, i: Insn) => {
 
 // ---------------------------------------------------------------- conversions
 
-/** cvtpi2ps xmm, mm/m64 (0F 2A): two int32 → float32 into the low half of xmm (upper half kept). */
-mm('cvtpi2ps', 0x2a, (c, i) => {
-  let a: number, b: number;
+/**
+ * The two int32 of cvtpi2ps/cvtpi2pd: from mm (which switches to MMX mode),
+ * or from m64 (which does not, and raises no #MF). Returns the low one, the
+ * high one in c.hi.
+ */
+function cvtpiSource(c: Cpu, i: Insn): number {
   if (i.rm >= 0) {
     const f = mmxSseCheck(c), n = i.rm & 7;
-    a = f.lo[n]!;
-    b = f.hi[n]!;
+    const a = f.lo[n]!;
+    c.hi = f.hi[n]!;
     f.mmxEnter();
-  } else {
-    sseCheck(c);
-    const e = c.ea(i);
-    a = c.read64(e, c.eaHi);
-    b = c.hi;
+    return a;
   }
+  sseCheck(c);
+  const e = c.ea(i);
+  return c.read64(e, c.eaHi);
+}
+
+/** cvtpi2ps xmm, mm/m64 (0F 2A): two int32 → float32 into the low half of xmm (upper half kept). */
+mm('cvtpi2ps', 0x2a, (c, i) => {
+  const a = cvtpiSource(c, i), b = c.hi;
   fpBegin(c);
   const r0 = i32to32(a), r1 = i32to32(b);
   fpEnd(c);
@@ -203,18 +201,7 @@ mm('cvtpi2ps', 0x2a, (c, i) => {
 });
 /** cvtpi2pd xmm, mm/m64 (66 0F 2A): two int32 → float64 (exact). */
 mm('cvtpi2pd', 0x2a, (c, i) => {
-  let a: number, b: number;
-  if (i.rm >= 0) {
-    const f = mmxSseCheck(c), n = i.rm & 7;
-    a = f.lo[n]!;
-    b = f.hi[n]!;
-    f.mmxEnter();
-  } else {
-    sseCheck(c);
-    const e = c.ea(i);
-    a = c.read64(e, c.eaHi);
-    b = c.hi;
-  }
+  const a = cvtpiSource(c, i), b = c.hi;
   const x = c.xmm, d = i.reg << 2;
   x[d] = b64(a);
   x[d + 1] = rhi;

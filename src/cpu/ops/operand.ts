@@ -35,6 +35,22 @@ export function writeMem(c: Cpu, size: number, lo: number, hi: number, vLo: numb
   }
 }
 
+/**
+ * The source of movd/movq into an MMX or XMM register: r/m32 zero-extended,
+ * or r/m64 when REX.W (`w`). Returns lo, hi in c.hi.
+ */
+export function readMovdSource(c: Cpu, i: Insn, w: boolean): number {
+  if (i.rm >= 0) {
+    c.hi = w ? c.r[2 * i.rm + 1]! : 0;
+    return c.r[2 * i.rm]!;
+  }
+  const a = c.ea(i);
+  if (w) return c.read64(a, c.eaHi);
+  const v = c.read32(a, c.eaHi);
+  c.hi = 0;
+  return v;
+}
+
 /** Read the E operand (ModRM.rm): returns lo, hi in c.hi. */
 export function readE(c: Cpu, i: Insn, size: number): number {
   if (i.rm >= 0) return c.getReg(i.rm, size);

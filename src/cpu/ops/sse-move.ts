@@ -7,6 +7,7 @@
  */
 import type { Cpu } from '../cpu.ts';
 import type { Handler, Insn } from '../insn.ts';
+import { readMovdSource } from './operand.ts';
 import { MAP_0F } from '../table.ts';
 import { GP } from '../state.ts';
 import { eaAligned, loadS128, loadS64, RES, sdef, sseCheck, SRC, storeX, write128 } from './sse-core.ts';
@@ -155,17 +156,7 @@ mv('movhpd', 0x17, 0x66, storeHalf(1), 'mem');
 /** 66 0F 6E: movd xmm, r/m32 / 66 REX.W 0F 6E: movq xmm, r/m64 (zero-extended to 128 bits). */
 const movdLoad = (w: boolean): Handler => (c, i) => {
   sseCheck(c);
-  let lo: number, hi = 0;
-  if (i.rm >= 0) {
-    lo = c.r[2 * i.rm]!;
-    if (w) hi = c.r[2 * i.rm + 1]!;
-  } else {
-    const a = c.ea(i);
-    if (w) {
-      lo = c.read64(a, c.eaHi);
-      hi = c.hi;
-    } else lo = c.read32(a, c.eaHi);
-  }
+  const lo = readMovdSource(c, i, w), hi = c.hi;
   const x = c.xmm, d = i.reg << 2;
   x[d] = lo;
   x[d + 1] = hi;
